@@ -4,7 +4,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-TORCH_SPEC ?= torch==2.13.0
+# torchvision (for LPIPS) only imports beside a matching torch; fall back to the CPU wheel.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+TORCH_FALLBACK ?= torch==2.13.0
 STAMP := $(VENV)/.ganprobe-installed
 
 .PHONY: demo test lint system-deps install clean
@@ -16,8 +18,9 @@ $(PY):
 	python3 -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "$(TORCH_SPEC)" || $(PIP) install -q torch
-	$(PIP) install -q -e ".[test,flow]"
+	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q $(TORCH_SPEC) \
+		|| $(PY) -c "import torch" 2>/dev/null || $(PIP) install -q $(TORCH_FALLBACK)
+	$(PIP) install -q -e ".[test,flow,lpips,biggan]"
 	touch $(STAMP)
 
 install: system-deps $(STAMP)

@@ -63,6 +63,8 @@ def main() -> None:
 
 # --- section: likelihood commands (likelihood, compare-density) -------------------------------
 
+# --- section: density commands (train density) ------------------------------------------------
+
 # --- section: typicality, report, demo --------------------------------------------------------
 
 

@@ -37,4 +37,6 @@ def format_validation_error(exc: ValidationError) -> str:
 
 # --- section: likelihood settings ------------------------------------------------------------
 
+# --- section: density settings ---------------------------------------------------------------
+
 # --- section: typicality / demo settings -----------------------------------------------------
