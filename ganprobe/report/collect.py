@@ -1,0 +1,175 @@
+"""Gather what a report shows from stored results: summaries, figures, timings, metadata.
+
+A report is built either from a demo directory (one sub-directory per analysis: manifold/,
+outliers/, classify/, likelihood/, compare-density/, typicality/) or from the run directory of a
+single analysis command (its config.json names the command). Nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import GanprobeError
+from .verdicts import CLAIMS, TITLES, VERDICT_RULES, Verdict, likelihood_verdict
+
+ANALYSES = ("manifold", "outliers", "classify", "likelihood", "typicality")
+"""Report sections, in order; each is also the sub-directory of a demo run holding it."""
+COMPARE_DENSITY_DIR = "compare-density"
+MAX_NUMBER_ROWS = 400
+
+
+@dataclass
+class Figure:
+    """A PNG figure: file name, path relative to the report's directory, caption (from the
+    name) and base64 data for embedding."""
+
+    name: str
+    relpath: str
+    caption: str
+    png_base64: str
+
+
+@dataclass
+class Section:
+    """One analysis in the report."""
+
+    key: str
+    title: str
+    claim: str
+    verdict: Verdict
+    figures: list[Figure] = field(default_factory=list)
+    numbers: list[tuple[str, Any]] = field(default_factory=list)
+    wall_time_s: float | None = None
+    run_dirs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReportData:
+    """Everything the HTML and Markdown renderers need."""
+
+    title: str
+    run_dir: str
+    created: str
+    command: str
+    seed: Any
+    config_hash: str
+    config: dict[str, Any]
+    versions: dict[str, Any]
+    timings: dict[str, float]
+    sections: list[Section]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GanprobeError(f"cannot read {path} ({exc}); rerun the stage that wrote it") from None
+
+
+def flatten_numbers(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Scalars of a nested summary as (dotted path, value) rows; short lists (<= 8 scalars)
+    become one row, longer lists are left out (they live in the CSV tables)."""
+    rows: list[tuple[str, Any]] = []
+    if isinstance(obj, dict):
+        for key in obj:
+            rows += flatten_numbers(obj[key], f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(obj, list):
+        if len(obj) <= 8 and all(not isinstance(v, (dict, list)) for v in obj):
+            rows.append((prefix, obj))
+    else:
+        rows.append((prefix, obj))
+    return rows
+
+
+def format_value(value: Any) -> str:
+    """Numbers with 4 significant digits, None as 'n/a', lists element-wise."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return str(value)
+
+
+def _figures(directory: Path, root: Path) -> list[Figure]:
+    figures = []
+    for path in sorted(directory.glob("*.png")):
+        caption = path.stem.replace("_", " ").replace("-", " ")
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        figures.append(Figure(path.name, path.relative_to(root).as_posix(), caption, data))
+    return figures
+
+
+def _section(
+    key: str, directories: list[Path], root: Path, timings: dict[str, float]
+) -> Section:
+    summaries = [_read_json(d / "summary.json") for d in directories]
+    summary = summaries[0] or {}
+    if key == "likelihood":
+        compare = summaries[1] if len(summaries) > 1 else None
+        verdict = likelihood_verdict(summary, compare)
+    else:
+        verdict = VERDICT_RULES[key](summary)
+    numbers: list[tuple[str, Any]] = []
+    figures: list[Figure] = []
+    for directory, part in zip(directories, summaries, strict=True):
+        label = "" if directory == directories[0] else f"{directory.name}."
+        numbers += [(label + path, value) for path, value in flatten_numbers(part or {})]
+        figures += _figures(directory, root) if directory.is_dir() else []
+    wall = [timings[name] for name in [key, *(d.name for d in directories)] if name in timings]
+    return Section(
+        key=key,
+        title=TITLES[key],
+        claim=CLAIMS[key],
+        verdict=verdict,
+        figures=figures,
+        numbers=numbers[:MAX_NUMBER_ROWS],
+        wall_time_s=float(sum(dict.fromkeys(wall))) if wall else None,
+        run_dirs=[str(d) for d in directories if d.is_dir()],
+    )
+
+
+def collect(run_dir: str | Path) -> ReportData:
+    """Read a demo directory or a single analysis run directory into a ReportData."""
+    root = Path(run_dir)
+    config = _read_json(root / "config.json")
+    if config is None:
+        raise GanprobeError(
+            f"{root} has no config.json; give a directory written by 'ganprobe demo' or by an "
+            "analysis command (manifold, outliers, classify, likelihood, typicality)"
+        )
+    timings = _read_json(root / "timings.json") or {}
+    command = str(config.get("command", ""))
+    if command in ANALYSES or command == COMPARE_DENSITY_DIR:
+        key = "likelihood" if command == COMPARE_DENSITY_DIR else command
+        directories = {key: [root]}
+    else:
+        directories = {
+            key: [root / key] + ([root / COMPARE_DENSITY_DIR] if key == "likelihood" else [])
+            for key in ANALYSES
+        }
+    sections = [_section(key, dirs, root, timings) for key, dirs in directories.items()]
+    return ReportData(
+        title=f"ganprobe report: {root.resolve().name}",
+        run_dir=str(root.resolve()),
+        created=str(config.get("created", "")),
+        command=command,
+        seed=config.get("seed"),
+        config_hash=str(config.get("config_hash", "")),
+        config=config.get("config", {}),
+        versions=config.get("versions", {}),
+        timings={str(k): float(v) for k, v in timings.items()},
+        sections=sections,
+    )

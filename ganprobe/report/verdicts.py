@@ -1,0 +1,207 @@
+"""Verdicts: does each claim of Friedman & Weiss (2024) hold for this model and data?
+
+Each analysis has one rule that turns numbers from its summary.json into "holds" or "does not
+hold"; when the numbers it needs are missing the verdict is "not available" (never a guess).
+The rules, with their thresholds, are stated in `Verdict.rule` and printed in the report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+HOLDS = "holds"
+DOES_NOT_HOLD = "does not hold"
+NOT_AVAILABLE = "not available"
+
+MANIFOLD_RATIO = 2.0
+"""Manifold claim holds when median train rmse > MANIFOLD_RATIO x median generated rmse."""
+TYPICAL_FRACTION = 0.5
+"""Typicality claim holds when under this fraction of train images lie in the typical band."""
+
+CLAIMS = {
+    "manifold": "The GAN manifold does not pass through the training images: training images "
+    "reconstruct far worse than images the GAN generated itself.",
+    "outliers": "The manifold is no better than the data itself at telling in- from "
+    "out-of-distribution images: distance to the manifold detects outliers worse than distance "
+    "to the nearest training image (1-NN), and some OOD sets lie closer to the manifold than "
+    "test images do.",
+    "classify": "Classifying by distance to a class-conditional GAN's manifolds is worse than "
+    "1-NN classification with the same metric.",
+    "likelihood": "With a Gaussian observation model, even at its best sigma, the GAN gives "
+    "real test images lower likelihood than non-GAN density models, and gives higher density "
+    "to some out-of-distribution images.",
+    "typicality": "Training images are not in the typical set of the GAN's distribution.",
+}
+
+TITLES = {
+    "manifold": "Manifold: do training images lie on the GAN manifold?",
+    "outliers": "Outlier detection: is the manifold closer to OOD images?",
+    "classify": "Classification with a class-conditional GAN",
+    "likelihood": "Likelihood: the GAN's density against non-GAN density models",
+    "typicality": "Typicality: are training images typical under the GAN?",
+}
+
+
+@dataclass
+class Verdict:
+    """status: HOLDS, DOES_NOT_HOLD or NOT_AVAILABLE; rule: the decision rule in words;
+    evidence: the numbers the rule used, as (name, value) rows for the report's table."""
+
+    status: str
+    rule: str
+    evidence: list[tuple[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+
+def lookup(summary: Mapping[str, Any], *paths: str) -> Any:
+    """The value at the first dotted path (e.g. 'groups.train.rmse_median') that exists in
+    `summary`, else None."""
+    for path in paths:
+        node: Any = summary
+        for key in path.split("."):
+            if isinstance(node, Mapping) and key in node:
+                node = node[key]
+            else:
+                node = None
+                break
+        if node is not None:
+            return node
+    return None
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _status(condition: bool) -> str:
+    return HOLDS if condition else DOES_NOT_HOLD
+
+
+def manifold_verdict(summary: Mapping[str, Any]) -> Verdict:
+    rule = (
+        f"holds when the median rmse of projected training images exceeds {MANIFOLD_RATIO:g} x "
+        "the median rmse of projected generated images"
+    )
+    train = _number(lookup(summary, "groups.train.rmse_median", "train.rmse_median"))
+    generated = _number(
+        lookup(summary, "groups.generated.rmse_median", "generated.rmse_median")
+    )
+    if train is None or generated is None:
+        return Verdict(NOT_AVAILABLE, rule)
+    ratio = train / generated if generated > 0 else math.inf
+    evidence = [
+        ("median rmse, train", train),
+        ("median rmse, generated", generated),
+        ("ratio train / generated", ratio),
+    ]
+    return Verdict(_status(ratio > MANIFOLD_RATIO), rule, evidence)
+
+
+def _auroc_pairs(summary: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """OOD set -> (GAN projection AUROC, 1-NN AUROC) for every set with both numbers."""
+    sets = lookup(summary, "ood", "groups", "sets") or {}
+    pairs = {}
+    for name, entry in sets.items():
+        if not isinstance(entry, Mapping):
+            continue
+        gan = _number(lookup(entry, "gan.auroc", "projection.auroc", "auroc_gan"))
+        nn = _number(lookup(entry, "nn.auroc", "1nn.auroc", "auroc_nn"))
+        if gan is not None and nn is not None:
+            pairs[str(name)] = (gan, nn)
+    return pairs
+
+
+def outliers_verdict(summary: Mapping[str, Any]) -> Verdict:
+    rule = (
+        "holds when the GAN's projection distance has a lower AUROC than the 1-NN distance on "
+        "at least half of the OOD sets; sets with GAN AUROC < 0.5 lie closer to the manifold "
+        "than the test images"
+    )
+    pairs = _auroc_pairs(summary)
+    if not pairs:
+        return Verdict(NOT_AVAILABLE, rule)
+    evidence: list[tuple[str, Any]] = []
+    for name, (gan, nn) in sorted(pairs.items()):
+        evidence += [(f"AUROC GAN, {name}", gan), (f"AUROC 1-NN, {name}", nn)]
+    worse = sum(gan < nn for gan, nn in pairs.values())
+    closer = sorted(name for name, (gan, _) in pairs.items() if gan < 0.5)
+    note = f"closer to the manifold than test images: {', '.join(closer) or 'none'}"
+    return Verdict(_status(2 * worse >= len(pairs)), rule, evidence, note)
+
+
+def classify_verdict(summary: Mapping[str, Any]) -> Verdict:
+    rule = "holds when the GAN classifier's test accuracy is below the 1-NN accuracy"
+    gan = _number(lookup(summary, "accuracy.gan", "gan.accuracy", "gan_accuracy"))
+    nn = _number(lookup(summary, "accuracy.nn", "nn.accuracy", "1nn.accuracy", "nn_accuracy"))
+    if gan is None or nn is None:
+        return Verdict(NOT_AVAILABLE, rule)
+    evidence: list[tuple[str, Any]] = [("accuracy, GAN", gan), ("accuracy, 1-NN", nn)]
+    trained = _number(lookup(summary, "accuracy.classifier", "classifier.accuracy"))
+    if trained is not None:
+        evidence.append(("accuracy, trained classifier", trained))
+    return Verdict(_status(gan < nn), rule, evidence)
+
+
+def likelihood_verdict(
+    likelihood: Mapping[str, Any], compare: Mapping[str, Any] | None = None
+) -> Verdict:
+    rule = (
+        "holds when the GAN's mean test log_px (at its best sigma) is below that of at least "
+        "one non-GAN density model"
+    )
+    merged: dict[str, Any] = {**(compare or {}), **likelihood}
+    gan = _number(lookup(merged, "best.test_log_px_mean", "gan.test_log_px_mean"))
+    models = lookup(compare or {}, "models", "baselines") or {}
+    baselines = {
+        str(name): value
+        for name, entry in models.items()
+        if isinstance(entry, Mapping)
+        and (value := _number(lookup(entry, "test_log_px_mean", "log_px_mean"))) is not None
+    }
+    if gan is None or not baselines:
+        return Verdict(NOT_AVAILABLE, rule)
+    evidence: list[tuple[str, Any]] = [("GAN mean test log_px (nats)", gan)]
+    sigma = _number(lookup(merged, "best.sigma", "best_sigma"))
+    if sigma is not None:
+        evidence.insert(0, ("best sigma", sigma))
+    evidence += [(f"{name} mean test log_px (nats)", v) for name, v in sorted(baselines.items())]
+    higher_ood = lookup(merged, "ood_higher_than_test", "best.ood_higher_than_test") or {}
+    note = ""
+    if isinstance(higher_ood, Mapping) and higher_ood:
+        more_likely = sorted(str(k) for k, v in higher_ood.items() if v)
+        note = f"OOD sets with higher mean likelihood than test: {', '.join(more_likely) or 'none'}"
+    beaten_by = [name for name, value in baselines.items() if value > gan]
+    return Verdict(_status(bool(beaten_by)), rule, evidence, note)
+
+
+def typicality_verdict(summary: Mapping[str, Any]) -> Verdict:
+    rule = (
+        f"holds when under {TYPICAL_FRACTION:.0%} of training images lie in the GAN's "
+        "epsilon-typical band (which holds its own samples' calibrated fraction, 99% by default)"
+    )
+    groups = lookup(summary, "groups") or {}
+    train_key = next((k for k in groups if "train" in str(k)), None)
+    fraction = _number(lookup(groups, f"{train_key}.fraction_typical")) if train_key else None
+    if fraction is None:
+        return Verdict(NOT_AVAILABLE, rule)
+    evidence: list[tuple[str, Any]] = []
+    for name, entry in groups.items():
+        if isinstance(entry, Mapping):
+            evidence.append((f"fraction typical, {name}", _number(entry.get("fraction_typical"))))
+            evidence.append((f"KS p-value, {name}", _number(entry.get("ks_pvalue"))))
+    return Verdict(_status(fraction < TYPICAL_FRACTION), rule, evidence)
+
+
+VERDICT_RULES: dict[str, Callable[..., Verdict]] = {
+    "manifold": manifold_verdict,
+    "outliers": outliers_verdict,
+    "classify": classify_verdict,
+    "typicality": typicality_verdict,
+}

@@ -1,0 +1,129 @@
+"""The report from stored results: sections, verdicts by their rules, embedded figures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from ganprobe.errors import GanprobeError  # noqa: E402
+from ganprobe.report import collect, write_report  # noqa: E402
+from ganprobe.report.collect import flatten_numbers, format_value  # noqa: E402
+from ganprobe.report.verdicts import (  # noqa: E402
+    DOES_NOT_HOLD,
+    HOLDS,
+    NOT_AVAILABLE,
+    classify_verdict,
+    likelihood_verdict,
+    manifold_verdict,
+    outliers_verdict,
+    typicality_verdict,
+)
+from ganprobe.store import RunStore  # noqa: E402
+
+MANIFOLD = {"groups": {"train": {"rmse_median": 0.30}, "generated": {"rmse_median": 0.05}}}
+OUTLIERS = {
+    "ood": {
+        "digits": {"gan": {"auroc": 0.40}, "nn": {"auroc": 0.90}},
+        "ood:noise": {"gan": {"auroc": 0.99}, "nn": {"auroc": 1.0}},
+    }
+}
+CLASSIFY = {"accuracy": {"gan": 0.61, "nn": 0.80, "classifier": 0.88}}
+LIKELIHOOD = {"best": {"sigma": 0.2, "test_log_px_mean": 900.0}}
+COMPARE = {"models": {"gaussian": {"test_log_px_mean": 1500.0}, "flow": {"test_log_px_mean": 800}}}
+TYPICALITY = {
+    "groups": {
+        "fashion-mnist:train": {"fraction_typical": 0.1, "ks_pvalue": 1e-9},
+        "digits": {"fraction_typical": 0.0, "ks_pvalue": 1e-20},
+    }
+}
+
+
+def _png(path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(2, 2), dpi=40)
+    ax.plot([0, 1], [1, 0])
+    fig.savefig(path)
+    plt.close(fig)
+
+
+@pytest.fixture()
+def demo_dir(tmp_path: Path) -> Path:
+    store = RunStore.open(tmp_path, "demo", {"quick": True}, seed=7)
+    parts = {
+        "manifold": MANIFOLD,
+        "outliers": OUTLIERS,
+        "classify": CLASSIFY,
+        "likelihood": LIKELIHOOD,
+        "compare-density": COMPARE,
+        "typicality": TYPICALITY,
+    }
+    for name, summary in parts.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+        _png(tmp_path / name / f"{name}_figure.png")
+        store.record_time(name, 1.5)
+    return tmp_path
+
+
+def test_verdict_rules_exact() -> None:
+    manifold = manifold_verdict(MANIFOLD)
+    assert manifold.status == HOLDS
+    assert dict(manifold.evidence)["ratio train / generated"] == pytest.approx(6.0)
+    close = {"groups": {"train": {"rmse_median": 0.09}, "generated": {"rmse_median": 0.05}}}
+    assert manifold_verdict(close).status == DOES_NOT_HOLD
+    outliers = outliers_verdict(OUTLIERS)
+    assert outliers.status == HOLDS and "digits" in outliers.note
+    assert classify_verdict(CLASSIFY).status == HOLDS
+    assert classify_verdict({"accuracy": {"gan": 0.9, "nn": 0.8}}).status == DOES_NOT_HOLD
+    assert likelihood_verdict(LIKELIHOOD, COMPARE).status == HOLDS
+    assert likelihood_verdict(LIKELIHOOD, {"models": {"flow": {"test_log_px_mean": 800}}}).status \
+        == DOES_NOT_HOLD
+    assert typicality_verdict(TYPICALITY).status == HOLDS
+    for rule in (manifold_verdict, outliers_verdict, classify_verdict, typicality_verdict):
+        assert rule({}).status == NOT_AVAILABLE
+
+
+def test_report_has_every_section_embedded_figures_and_verdicts(demo_dir: Path) -> None:
+    html_path, md_path = write_report(demo_dir)
+    html = html_path.read_text()
+    markdown = md_path.read_text()
+    for key in ("manifold", "outliers", "classify", "likelihood", "typicality"):
+        assert f'<section id="{key}">' in html
+        assert f"| {key} | holds |" in markdown
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 6
+    assert all(base64.b64decode(data).startswith(b"\x89PNG") for data in images)
+    assert not re.search(r'(src|href)="(https?:|//)', html)
+    assert html.count("Verdict: holds") == 5
+    assert "![manifold figure](manifold/manifold_figure.png)" in markdown
+    assert "| total | 9 |" in markdown.replace("**", "")
+
+
+def test_report_of_single_analysis_run(tmp_path: Path) -> None:
+    RunStore.open(tmp_path, "typicality", {"sigma": 0.1}, seed=0)
+    (tmp_path / "summary.json").write_text(json.dumps(TYPICALITY))
+    report = collect(tmp_path)
+    assert [s.key for s in report.sections] == ["typicality"]
+    assert report.sections[0].verdict.status == HOLDS
+
+
+def test_missing_results_are_not_available(tmp_path: Path) -> None:
+    RunStore.open(tmp_path, "demo", {}, seed=0)
+    report = collect(tmp_path)
+    assert {s.verdict.status for s in report.sections} == {NOT_AVAILABLE}
+    with pytest.raises(GanprobeError, match="config.json"):
+        collect(tmp_path / "nowhere")
+
+
+def test_flatten_and_format() -> None:
+    rows = flatten_numbers({"a": {"b": 1.23456, "c": [1, 2]}, "d": list(range(20)), "e": None})
+    assert rows == [("a.b", 1.23456), ("a.c", [1, 2]), ("e", None)]
+    assert format_value(1.23456) == "1.235" and format_value(None) == "n/a"
+    assert format_value([0.5, True]) == "[0.5, yes]"
