@@ -55,6 +55,108 @@ def main() -> None:
 
 # --- section: data commands -------------------------------------------------------------------
 
+data_app = typer.Typer(help="Data sources: list them, summarise a set, show an image grid.")
+app.add_typer(data_app, name="data", no_args_is_help=True)
+
+_SPEC_ARG = typer.Argument(..., help="Data spec, e.g. fashion-mnist:test (see `data list`).")
+_LIMIT_OPT = typer.Option(None, "--limit", help="Deterministic subset of N images.")
+_SEED_OPT = typer.Option(0, "--seed", help="Seed of the subset and synthetic images.")
+_STRICT_OPT = typer.Option(False, "--strict", help="Corrupt image files are errors.")
+_SHAPE_OPT = typer.Option(None, "--shape", help="Adapt images to C,H,W (e.g. 3,64,64).")
+
+
+def _load_data(spec: str, limit: int | None, seed: int, strict: bool, shape: str | None):
+    """DataSettings from CLI options -> ImageSet; DataWarnings are printed as warning lines."""
+    import warnings
+
+    from .config import DataSettings
+    from .data import DataWarning, parse_shape
+
+    settings = DataSettings(
+        spec=spec,
+        limit=limit,
+        seed=seed,
+        strict=strict,
+        shape=parse_shape(shape) if shape else None,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        images = settings.load()
+    for warning in caught:
+        if issubclass(warning.category, DataWarning):
+            console.print(f"[yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return images
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the data sources and their spec strings."""
+    from rich.table import Table
+
+    from .data.specs import list_specs
+
+    table = Table("spec", "what it is", box=None)
+    for source in list_specs():
+        table.add_row(source.pattern, source.description)
+    console.print(table)
+
+
+@data_app.command("info")
+def data_info(
+    spec: str = _SPEC_ARG,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    limit: int | None = _LIMIT_OPT,
+    seed: int = _SEED_OPT,
+    strict: bool = _STRICT_OPT,
+    shape: str | None = _SHAPE_OPT,
+) -> None:
+    """Summarise a data set: count, shape [C,H,W], value range, classes and label counts."""
+    import json
+
+    from .data import describe
+
+    info = describe(_load_data(spec, limit, seed, strict, shape))
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    names = info["class_names"] or []
+    for key in ("name", "count", "shape", "min", "max", "mean", "std", "num_classes"):
+        table.add_row(key, f"{info[key]:.4f}" if isinstance(info[key], float) else str(info[key]))
+    for label, count in info["label_counts"].items():
+        name = f" ({names[int(label)]})" if int(label) < len(names) else ""
+        table.add_row(f"label {label}{name}", str(count))
+    if info["unlabeled"]:
+        table.add_row("unlabeled", str(info["unlabeled"]))
+    for note in info["notes"]:
+        table.add_row("note", note)
+    console.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    spec: str = _SPEC_ARG,
+    out: str = typer.Option(..., "--out", help="PNG file to write the image grid to."),
+    n: int = typer.Option(64, "--n", min=1, help="Number of images (a seeded random subset)."),
+    nrow: int | None = typer.Option(None, "--nrow", min=1, help="Images per row."),
+    seed: int = _SEED_OPT,
+    strict: bool = _STRICT_OPT,
+    shape: str | None = _SHAPE_OPT,
+) -> None:
+    """Write a grid of `--n` images of a data set as a PNG."""
+    from .data import save_image_grid
+
+    images = _load_data(spec, n, seed, strict, shape)
+    path = save_image_grid(images.images, out, nrow=nrow)
+    console.print(f"wrote {len(images)} images of {spec} to {path}", highlight=False)
+
+
 # --- section: model commands ------------------------------------------------------------------
 
 # --- section: train commands ------------------------------------------------------------------
@@ -66,6 +168,74 @@ def main() -> None:
 # --- section: density commands (train density) ------------------------------------------------
 
 # --- section: typicality, report, demo --------------------------------------------------------
+
+
+@app.command("typicality")
+def typicality_command(
+    generator: str = typer.Option(..., "--generator", help="Generator spec (builtin:DIR, ...)."),
+    sigma: float = typer.Option(..., "--sigma", help="Observation noise std (model space)."),
+    data: list[str] = typer.Option(..., "--data", help="Data spec of a group (repeatable)."),
+    out: str = typer.Option(..., "--out", help="Run directory (created or resumed)."),
+    samples: int = typer.Option(128, "--samples", help="Model samples defining the typical set."),
+    limit: int = typer.Option(64, "--limit", help="Images per data group."),
+    level: float = typer.Option(0.99, "--level", help="Fraction of samples in the typical band."),
+    batch_size: list[int] = typer.Option([1, 8], "--batch-size", help="Test batch sizes M."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Level of the typicality test."),
+    chains: int = typer.Option(8, "--chains", help="AIS chains per image."),
+    temperatures: int = typer.Option(100, "--temperatures", help="AIS temperatures."),
+    latent_view: bool = typer.Option(True, "--latent-view/--no-latent-view",
+                                     help="Project images and test latent norms vs chi."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1, ..."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickle generators."),
+) -> None:
+    """Are the data groups in the typical set of the generator's density p_sigma?"""
+    from pathlib import Path
+
+    from .config import AISSettings, TypicalitySettings
+    from .experiments.typicality import run_typicality
+
+    settings = TypicalitySettings(
+        generator=generator, sigma=sigma, data=data, samples=samples, limit=limit, level=level,
+        batch_sizes=batch_size, alpha=alpha,
+        ais=AISSettings(chains=chains, temperatures=temperatures), latent_view=latent_view,
+        seed=seed, device=device, trust_pickle=trust_pickle,
+    )
+    summary = run_typicality(settings, Path(out))
+    for name, group in summary["groups"].items():
+        console.print(
+            f"{name}: {group['fraction_typical']:.1%} typical, KS p = {group['ks_pvalue']:.3g}",
+            highlight=False,
+        )
+    console.print(f"results in {out}", highlight=False)
+
+
+@app.command("report")
+def report_command(
+    run_dir: str = typer.Argument(..., help="A demo directory or an analysis run directory."),
+) -> None:
+    """Write report.html (self-contained) and report.md from a run's stored results."""
+    from .report import write_report
+
+    html_path, md_path = write_report(run_dir)
+    console.print(f"wrote {html_path} and {md_path}", highlight=False)
+
+
+@app.command("demo")
+def demo_command(
+    out: str = typer.Option("runs/demo", "--out", help="Demo directory (created or resumed)."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny settings everywhere (minutes)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every model and stage."),
+) -> None:
+    """The whole study on the built-in default (Fashion-MNIST): train or reuse the models, run
+    every analysis, write the report. Killed at any point, the same command resumes."""
+    from pathlib import Path
+
+    from .config import DemoSettings
+    from .experiments.demo import run_demo
+
+    summary = run_demo(DemoSettings(quick=quick, seed=seed), Path(out))
+    console.print(f"report: {summary['report']}", highlight=False)
 
 
 if __name__ == "__main__":

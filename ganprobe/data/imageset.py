@@ -35,6 +35,8 @@ class ImageSet:
 
     @property
     def num_classes(self) -> int:
-        """Number of distinct known labels (0 when no image has a label)."""
+        """Number of classes: len(class_names) when the source names its classes (so a subset
+        of Fashion-MNIST still has 10), else the largest known label + 1 (0 when none)."""
         known = self.labels[self.labels >= 0]
-        return int(known.max().item()) + 1 if known.numel() else 0
+        largest = int(known.max().item()) + 1 if known.numel() else 0
+        return max(len(self.class_names or []), largest)
