@@ -202,15 +202,21 @@ class LatentNormTest:
     expected_norm: float
 
 
-def latent_norm_test(latents: np.ndarray) -> LatentNormTest:
-    """One-sample KS test of the norms of latents [N, d] against the chi(d) distribution of
+def chi_norm_test(norms: np.ndarray, latent_dim: int) -> LatentNormTest:
+    """One-sample KS test of latent norms [N] against chi(latent_dim), the distribution of
     ||z|| under the N(0, I_d) prior."""
+    values = _as_finite_1d(norms, "latent norms")
+    if latent_dim < 1:
+        raise GanprobeError(f"latent_dim must be >= 1 (got {latent_dim})")
+    result = stats.kstest(values, stats.chi(df=latent_dim).cdf)
+    return LatentNormTest(
+        float(result.statistic), float(result.pvalue), float(values.mean()), chi_mean(latent_dim)
+    )
+
+
+def latent_norm_test(latents: np.ndarray) -> LatentNormTest:
+    """`chi_norm_test` of the norms of latents [N, d] with d = latent_dim."""
     z = np.asarray(latents, dtype=np.float64)
     if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
         raise GanprobeError(f"latents must have shape [N, d] with N, d >= 1 (got {z.shape})")
-    norms = np.linalg.norm(z.reshape(z.shape[0], -1), axis=1)
-    latent_dim = z.shape[1]
-    result = stats.kstest(norms, stats.chi(df=latent_dim).cdf)
-    return LatentNormTest(
-        float(result.statistic), float(result.pvalue), float(norms.mean()), chi_mean(latent_dim)
-    )
+    return chi_norm_test(np.linalg.norm(z, axis=1), z.shape[1])
