@@ -41,6 +41,7 @@ _ALLOWED_GLOBALS = {
     ("numpy", "dtype"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"),  # bytes in protocol-2 pickles written by Python 3
 }
 
 

@@ -41,8 +41,8 @@ def _decode(path: Path) -> np.ndarray:
         if image.mode in _GRAY_MODES:
             if image.mode in ("I", "I;16", "F"):
                 raise OSError(f"{image.mode} images (16-bit / float) are not supported")
-            return np.asarray(image.convert("L"))
-        return np.asarray(image.convert("RGB"))
+            return np.array(image.convert("L"))
+        return np.array(image.convert("RGB"))
 
 
 def load_folder(
