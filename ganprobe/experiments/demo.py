@@ -1,0 +1,270 @@
+"""`ganprobe demo`: the whole study on the built-in default (Fashion-MNIST), resumable.
+
+Stages, each in its own sub-directory of the demo directory DIR, run in this order:
+
+    models           train or reuse (ganprobe.train.cache.cached_run, by config hash) the
+                     unconditional and class-conditional GANs, the classifier and the density
+                     baselines gaussian / ppca / vae / flow; DIR/models/models.json lists them
+    manifold         run_manifold       (projection of train, test and generated images)
+    outliers         run_outliers       (projection vs 1-NN distance as OOD scores)
+    classify         run_classify       (class-conditional GAN vs 1-NN vs the classifier)
+    likelihood       run_likelihood     (AIS log_px, sigma sweep, BDMC gap)
+    compare-density  run_compare_density (the GAN at its best sigma beside the baselines)
+    typicality       run_typicality     (at the best sigma)
+    report           DIR/report.html and DIR/report.md
+
+A stage is finished once DIR/STAGE/DONE exists (written last, atomically); a rerun of the same
+command skips finished stages and resumes the others (their shards resume inside). Wall times
+per stage go to DIR/timings.json; DIR/summary.json gathers every stage's summary under the keys
+manifold, outliers, classify, likelihood (with compare_density inside), typicality.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..config import (
+    AISSettings,
+    ClassifierTrainSettings,
+    ClassifySettings,
+    CompareDensitySettings,
+    DemoSettings,
+    DensityTrainSettings,
+    GanTrainSettings,
+    LikelihoodSettings,
+    ManifoldSettings,
+    OutlierSettings,
+    ProjectionSettings,
+    TypicalitySettings,
+)
+from ..errors import GanprobeError
+from ..progress import make_progress
+from ..store import RunStore, Timer
+from ..train.cache import cached_run
+from ..utils import atomic_write_json, atomic_write_text
+
+DONE = "DONE"
+STAGES = (
+    "models",
+    "manifold",
+    "outliers",
+    "classify",
+    "likelihood",
+    "compare-density",
+    "typicality",
+    "report",
+)
+DENSITY_MODELS = ("gaussian", "ppca", "vae", "flow")
+IN_TEST = "fashion-mnist:test"
+IN_TRAIN = "fashion-mnist:train"
+OOD_SETS = ("digits", "ood:constant", "ood:noise", "ood:vflip")
+
+
+# ---------------------------------------------------------------------------------- settings
+def model_settings(quick: bool, seed: int) -> dict[str, Any]:
+    """Training settings of every default model, keyed by cache kind."""
+    gan = GanTrainSettings.quick if quick else GanTrainSettings
+    classifier = ClassifierTrainSettings.quick if quick else ClassifierTrainSettings
+    models: dict[str, Any] = {
+        "gan": gan(seed=seed),
+        "cgan": gan(seed=seed, conditional=True),
+        "classifier": classifier(seed=seed),
+    }
+    for name in DENSITY_MODELS:
+        if quick:
+            models[f"density-{name}"] = DensityTrainSettings.quick(name, seed=seed)
+        else:
+            models[f"density-{name}"] = DensityTrainSettings(model=name, seed=seed)
+    return models
+
+
+def _ais(quick: bool) -> AISSettings:
+    return AISSettings(chains=2, temperatures=20, leapfrog=3, mode_steps=40) if quick \
+        else AISSettings(chains=4, temperatures=60, leapfrog=4, mode_steps=80)
+
+
+def _projection(quick: bool) -> ProjectionSettings:
+    return ProjectionSettings.quick() if quick else ProjectionSettings(restarts=3, steps=200)
+
+
+def analysis_settings(
+    stage: str, quick: bool, seed: int, models: dict[str, str], best_sigma: float | None
+) -> Any:
+    """Settings of analysis `stage` for the default study; `models` maps cache kinds to run
+    directories; `best_sigma` (from the likelihood stage) is needed by later stages."""
+    gan, cgan = f"builtin:{models['gan']}", f"builtin:{models['cgan']}"
+    if stage == "manifold":
+        if quick:
+            return ManifoldSettings.quick(gan, seed=seed)
+        return ManifoldSettings(generator=gan, limit=100, generated=100,
+                                projection=_projection(quick), seed=seed)
+    if stage == "outliers":
+        if quick:
+            return OutlierSettings.quick(gan, ood=list(OOD_SETS), seed=seed)
+        return OutlierSettings(generator=gan, limit=100, train_limit=20000,
+                               projection=_projection(quick), seed=seed)
+    if stage == "classify":
+        if quick:
+            return ClassifySettings.quick(cgan, classifier=models["classifier"], seed=seed)
+        return ClassifySettings(generator=cgan, classifier=models["classifier"], limit=50,
+                                train_limit=20000, seed=seed)
+    likelihood_fields: dict[str, Any] = {
+        "generator": gan,
+        "data": [IN_TEST, *OOD_SETS],
+        "ais": _ais(quick),
+        "seed": seed,
+        "device": "cpu",
+    }
+    if quick:
+        likelihood_fields.update(sweep_points=3, sweep_limit=6, limit=8, bdmc=4, shard_size=8)
+    else:
+        likelihood_fields.update(sweep_points=5, sweep_limit=16, limit=32, bdmc=8)
+    if stage == "likelihood":
+        return LikelihoodSettings(**likelihood_fields)
+    if best_sigma is None:
+        raise GanprobeError(f"demo stage {stage} needs the likelihood stage's best sigma")
+    if stage == "compare-density":
+        densities = [f"density:{models[f'density-{name}']}" for name in DENSITY_MODELS]
+        return CompareDensitySettings(
+            **{**likelihood_fields, "sigmas": [best_sigma]}, densities=densities
+        )
+    if stage == "typicality":
+        return TypicalitySettings(
+            generator=gan,
+            sigma=best_sigma,
+            data=[IN_TRAIN, IN_TEST, *OOD_SETS],
+            samples=24 if quick else 96,
+            limit=8 if quick else 32,
+            ais=_ais(quick),
+            latent_limit=8 if quick else 32,
+            projection=_projection(quick),
+            shard_size=24 if quick else 32,
+            seed=seed,
+            device="cpu",
+        )
+    raise ValueError(f"unknown demo stage {stage!r}")
+
+
+# ---------------------------------------------------------------------------------- stages
+def train_models(quick: bool, seed: int) -> dict[str, str]:
+    """Train (or reuse from the cache) every default model; kind -> run directory."""
+    from ..train.classifier import train_classifier
+    from ..train.density import train_density
+    from ..train.gan import train_gan
+
+    trainers: dict[str, Callable[[Any, Path], Path]] = {
+        "gan": train_gan, "cgan": train_gan, "classifier": train_classifier,
+    }
+    runs = {}
+    for kind, settings in model_settings(quick, seed).items():
+        train = trainers.get(kind, train_density)
+        runs[kind] = str(cached_run(kind, settings, lambda out, s=settings, t=train: t(s, out)))
+    return runs
+
+
+def best_sigma_of(likelihood_summary: dict[str, Any]) -> float:
+    """The sigma with the highest held-out likelihood, from run_likelihood's summary."""
+    for key in ("best_sigma", "sigma_best"):
+        if key in likelihood_summary:
+            return float(likelihood_summary[key])
+    best = likelihood_summary.get("best")
+    if isinstance(best, dict) and "sigma" in best:
+        return float(best["sigma"])
+    raise GanprobeError("the likelihood stage's summary.json has no best sigma; delete "
+                        "its directory in the demo run and rerun the demo")
+
+
+def _run_analysis(stage: str, settings: Any, out: Path) -> dict[str, Any]:
+    if stage == "manifold":
+        from .manifold import run_manifold
+
+        return run_manifold(settings, out)
+    if stage == "outliers":
+        from .outliers import run_outliers
+
+        return run_outliers(settings, out)
+    if stage == "classify":
+        from .classify import run_classify
+
+        return run_classify(settings, out)
+    if stage == "likelihood":
+        from .likelihood import run_likelihood
+
+        return run_likelihood(settings, out)
+    if stage == "compare-density":
+        from .likelihood import run_compare_density
+
+        return run_compare_density(settings, out)
+    from .typicality import run_typicality
+
+    return run_typicality(settings, out)
+
+
+def is_finished(out: Path, stage: str) -> bool:
+    """Whether `stage` of the demo in `out` has finished (its DONE marker exists)."""
+    return (out / stage / DONE).exists()
+
+
+def _stage_summary(out: Path, stage: str) -> dict[str, Any]:
+    name = "models.json" if stage == "models" else "summary.json"
+    return json.loads((out / stage / name).read_text())
+
+
+def run_demo(settings: DemoSettings, out: Path) -> dict[str, Any]:
+    """Run (or resume) every stage of the demo into `out` (module docstring); returns the
+    top-level summary, also written to out/summary.json, with the report's path under
+    'report'."""
+    store = RunStore.open(out, "demo", settings, seed=settings.seed)
+    results: dict[str, Any] = {}
+    with make_progress() as progress:
+        overall = progress.add_task("demo", total=len(STAGES), info="")
+        for stage in STAGES:
+            progress.update(overall, info=stage)
+            if stage != "report" and is_finished(out, stage):
+                results[stage] = _stage_summary(out, stage)
+                progress.advance(overall)
+                continue
+            task = progress.add_task(f"  {stage}", total=1, info="")
+            with Timer() as timer:
+                results[stage] = _run_stage(stage, settings, out, results)
+            store.record_time(stage, timer.seconds)
+            progress.update(task, completed=1)
+            progress.advance(overall)
+    summary = {
+        "manifold": results["manifold"],
+        "outliers": results["outliers"],
+        "classify": results["classify"],
+        "likelihood": {**results["likelihood"], "compare_density": results["compare-density"]},
+        "typicality": results["typicality"],
+        "models": results["models"],
+        "timings": json.loads(store.path("timings.json").read_text()),
+        "report": results["report"],
+    }
+    store.write_summary(summary)
+    return summary
+
+
+def _run_stage(
+    stage: str, settings: DemoSettings, out: Path, results: dict[str, Any]
+) -> Any:
+    directory = out / stage
+    if stage == "report":
+        from ..report import write_report
+
+        html_path, _ = write_report(out)
+        return str(html_path)
+    if stage == "models":
+        directory.mkdir(parents=True, exist_ok=True)
+        result: Any = train_models(settings.quick, settings.seed)
+        atomic_write_json(directory / "models.json", result)
+    else:
+        best_sigma = best_sigma_of(results["likelihood"]) if "likelihood" in results else None
+        stage_settings = analysis_settings(
+            stage, settings.quick, settings.seed, results["models"], best_sigma
+        )
+        result = _run_analysis(stage, stage_settings, directory)
+    atomic_write_text(directory / DONE, "ok\n")
+    return result
