@@ -115,11 +115,11 @@ def find_files(split: str) -> tuple[Path, Path] | None:
     return None
 
 
-def download(split: str, folder: Path, url: str = URL, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
-    """Download the two files of `split` into `folder`, checking each file's md5."""
+def download(split: str, folder: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
+    """Download the two files of `split` from URL into `folder`, checking each file's md5."""
     for name in FILES[split]:
         try:
-            with urllib.request.urlopen(url + name, timeout=timeout) as response:
+            with urllib.request.urlopen(URL + name, timeout=timeout) as response:
                 data = response.read()
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise DataError(
