@@ -95,6 +95,7 @@ def _load_data(spec: str, limit: int | None, seed: int, strict: bool, shape: str
 @data_app.command("list")
 def data_list() -> None:
     """List the data sources and their spec strings."""
+    from rich.console import Console
     from rich.table import Table
 
     from .data.specs import list_specs
@@ -102,7 +103,7 @@ def data_list() -> None:
     table = Table("spec", "what it is", box=None)
     for source in list_specs():
         table.add_row(source.pattern, source.description)
-    console.print(table)
+    Console().print(table)  # stdout: the result, not a diagnostic
 
 
 @data_app.command("info")
@@ -123,6 +124,7 @@ def data_info(
     if as_json:
         typer.echo(json.dumps(info))
         return
+    from rich.console import Console
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
@@ -136,7 +138,7 @@ def data_info(
         table.add_row("unlabeled", str(info["unlabeled"]))
     for note in info["notes"]:
         table.add_row("note", note)
-    console.print(table)
+    Console().print(table)
 
 
 @data_app.command("show")

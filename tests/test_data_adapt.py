@@ -95,3 +95,15 @@ def test_subsample_is_deterministic_sorted_and_nested(
 def test_subsample_limit_must_be_positive() -> None:
     with pytest.raises(DataError, match="--limit"):
         subsample_indices(10, 0, 0)
+
+
+def test_image_grid_places_images_exactly() -> None:
+    from ganprobe.data import image_grid
+
+    images = torch.stack([torch.full((1, 2, 2), -1.0), torch.full((1, 2, 2), 1.0)])
+    grid = image_grid(images, nrow=2, pad=1)
+    assert grid.shape == (4, 7) and grid.dtype == np.uint8
+    assert (grid[1:3, 1:3] == 0).all() and (grid[1:3, 4:6] == 255).all()
+    assert grid[0].tolist() == [255] * 7 and (grid[:, 3] == 255).all()  # white padding
+    rgb = image_grid(torch.zeros(3, 3, 2, 2), pad=0)  # 2 per row -> 2 rows, last cell padding
+    assert rgb.shape == (4, 4, 3) and (rgb[:2, :2] == 128).all() and (rgb[2:, 2:] == 255).all()
