@@ -90,7 +90,7 @@ class VAE(nn.Module):
     @property
     def sigma(self) -> float:
         """Decoder standard deviation (model space)."""
-        return float(self.log_sigma.exp())
+        return float(self.log_sigma.detach().exp())
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z|x): mean [N, d] and log standard deviation [N, d] for images x [N, C, H, W]."""
