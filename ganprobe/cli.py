@@ -164,6 +164,194 @@ def data_show(
 # --- section: train commands ------------------------------------------------------------------
 
 # --- section: manifold commands (project, manifold, outliers, classify) -----------------------
+_SPACE_HELP = "Latent space: z, w or w+ (w / w+ need a StyleGAN-like generator)."
+_DISTANCE_HELP = "Loss minimised: l2, lpips or l2+lpips (LPIPS is then also reported)."
+
+
+def _projection_settings(base, space, distance, report_lpips, restarts, steps, lr, device,
+                         memory_mb, lpips_backbone):
+    """ProjectionSettings from CLI options; options left at None keep `base`'s values."""
+    from .config import ProjectionSettings
+    from .utils import resolve_device
+
+    updates = {"space": space, "loss": distance, "restarts": restarts, "steps": steps, "lr": lr,
+               "memory_budget_mb": memory_mb, "lpips_backbone": lpips_backbone}
+    values = {**base.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
+    values["report_lpips"] = report_lpips or values["report_lpips"]
+    values["device"] = str(resolve_device(device))
+    return ProjectionSettings(**values)
+
+
+def _projection_options():
+    """Typer options shared by project / manifold / outliers / classify (as defaults)."""
+    return {
+        "space": typer.Option(None, "--space", help=_SPACE_HELP),
+        "distance": typer.Option(None, "--distance", help=_DISTANCE_HELP),
+        "report_lpips": typer.Option(False, "--report-lpips", help="Also report LPIPS."),
+        "restarts": typer.Option(None, "--restarts", help="Random restarts per image."),
+        "steps": typer.Option(None, "--steps", help="Adam steps per restart."),
+        "lr": typer.Option(None, "--lr", help="Peak Adam step size."),
+        "device": typer.Option("cpu", "--device", help="cpu, cuda, cuda:1 or auto."),
+        "memory_mb": typer.Option(None, "--memory-mb", help="Peak memory budget per chunk (MB)."),
+        "lpips_backbone": typer.Option(None, "--lpips-backbone", hidden=True,
+                                       help="'random' trunk: tests only."),
+    }
+
+
+_P = _projection_options()
+
+
+@app.command("project")
+def project_command(
+    generator: str = typer.Option(..., "--generator", help="Generator spec (builtin:DIR, ...)."),
+    data: str = typer.Option(..., "--data", help="Data spec of the images to project."),
+    out: str = typer.Option(..., "--out", help="Run directory (created or resumed)."),
+    limit: int = typer.Option(None, "--limit", help="Project a random subset of this size."),
+    class_label: int = typer.Option(None, "--class-label",
+                                    help="Fixed class for a conditional generator."),
+    quick: bool = typer.Option(False, "--quick", help="Few restarts and steps (smoke runs)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickle generators."),
+    space: str = _P["space"], distance: str = _P["distance"],
+    report_lpips: bool = _P["report_lpips"], restarts: int = _P["restarts"],
+    steps: int = _P["steps"], lr: float = _P["lr"],
+    device: str = _P["device"], memory_mb: float = _P["memory_mb"],
+    lpips_backbone: str = _P["lpips_backbone"],
+) -> None:
+    """Project images onto the generator's manifold: projection.csv, summary.json, figures."""
+    from pathlib import Path
+
+    from .config import ProjectionSettings, ProjectSettings
+    from .experiments.manifold import run_project
+
+    base = ProjectionSettings.quick() if quick else ProjectionSettings()
+    projection = _projection_settings(base, space, distance, report_lpips, restarts, steps, lr,
+                                      device, memory_mb, lpips_backbone)
+    settings = ProjectSettings(generator=generator, data=data, limit=limit,
+                               class_label=class_label, projection=projection, seed=seed,
+                               trust_pickle=trust_pickle)
+    summary = run_project(settings, Path(out))
+    console.print(f"{data}: median rmse {summary['median_rmse']:.4f} over {summary['count']} "
+                  f"images; results in {out}", highlight=False)
+
+
+@app.command("manifold")
+def manifold_command(
+    generator: str = typer.Option(..., "--generator", help="Generator spec (builtin:DIR, ...)."),
+    data: list[str] = typer.Option(["fashion-mnist:train", "fashion-mnist:test"], "--data",
+                                   help="Data spec of a group (repeatable)."),
+    out: str = typer.Option(..., "--out", help="Run directory (created or resumed)."),
+    limit: int = typer.Option(None, "--limit", help="Images per data group (default 200)."),
+    generated: int = typer.Option(None, "--generated", help="Generated images (default 200)."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny counts and steps (smoke runs)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickle generators."),
+    space: str = _P["space"], distance: str = _P["distance"],
+    report_lpips: bool = _P["report_lpips"], restarts: int = _P["restarts"],
+    steps: int = _P["steps"], lr: float = _P["lr"],
+    device: str = _P["device"], memory_mb: float = _P["memory_mb"],
+    lpips_backbone: str = _P["lpips_backbone"],
+) -> None:
+    """Project generated images (validity check) and each data group; histograms and grids."""
+    from pathlib import Path
+
+    from .config import ManifoldSettings
+    from .experiments.manifold import run_manifold
+
+    base = (ManifoldSettings.quick(generator) if quick else ManifoldSettings(generator=generator))
+    projection = _projection_settings(base.projection, space, distance, report_lpips, restarts,
+                                      steps, lr, device, memory_mb, lpips_backbone)
+    updates = {"limit": limit, "generated": generated}
+    settings = ManifoldSettings(**{
+        **base.model_dump(), "data": data, "projection": projection, "seed": seed,
+        "trust_pickle": trust_pickle, **{k: v for k, v in updates.items() if v is not None}})
+    summary = run_manifold(settings, Path(out))
+    for name, group in summary["groups"].items():
+        console.print(f"{name}: median rmse {group['median_rmse']:.4f} (n={group['count']})",
+                      highlight=False)
+    console.print(f"results in {out}", highlight=False)
+
+
+@app.command("outliers")
+def outliers_command(
+    generator: str = typer.Option(..., "--generator", help="Generator spec (builtin:DIR, ...)."),
+    in_data: str = typer.Option("fashion-mnist:test", "--in", help="In-distribution data spec."),
+    ood: list[str] = typer.Option(["digits", "ood:constant", "ood:noise", "ood:vflip"], "--ood",
+                                  help="OOD data spec (repeatable)."),
+    train: str = typer.Option("fashion-mnist:train", "--train",
+                              help="Training data: the 1-NN reference."),
+    out: str = typer.Option(..., "--out", help="Run directory (created or resumed)."),
+    limit: int = typer.Option(None, "--limit", help="Images per group (default 200)."),
+    train_limit: int = typer.Option(None, "--train-limit", help="1-NN reference size (all)."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny counts and steps (smoke runs)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickle generators."),
+    space: str = _P["space"], distance: str = _P["distance"],
+    report_lpips: bool = _P["report_lpips"], restarts: int = _P["restarts"],
+    steps: int = _P["steps"], lr: float = _P["lr"],
+    device: str = _P["device"], memory_mb: float = _P["memory_mb"],
+    lpips_backbone: str = _P["lpips_backbone"],
+) -> None:
+    """OOD detection by projection distance vs 1-NN distance: AUROC, AUPR, FPR@95%TPR."""
+    from pathlib import Path
+
+    from .config import OutlierSettings
+    from .experiments.outliers import run_outliers
+
+    base = OutlierSettings.quick(generator) if quick else OutlierSettings(generator=generator)
+    projection = _projection_settings(base.projection, space, distance, report_lpips, restarts,
+                                      steps, lr, device, memory_mb, lpips_backbone)
+    updates = {"limit": limit, "train_limit": train_limit}
+    settings = OutlierSettings(**{
+        **base.model_dump(), "in_data": in_data, "ood": ood, "train": train,
+        "projection": projection, "seed": seed, "trust_pickle": trust_pickle,
+        **{k: v for k, v in updates.items() if v is not None}})
+    summary = run_outliers(settings, Path(out))
+    for spec, methods in summary["auroc"].items():
+        text = ", ".join(f"{m} {v:.3f}" for m, v in methods.items())
+        console.print(f"AUROC {spec}: {text}", highlight=False)
+    console.print(f"results in {out}", highlight=False)
+
+
+@app.command("classify")
+def classify_command(
+    generator: str = typer.Option(..., "--generator",
+                                  help="Class-conditional generator spec (builtin:DIR, ...)."),
+    data: str = typer.Option("fashion-mnist:test", "--data", help="Labelled images to classify."),
+    train: str = typer.Option("fashion-mnist:train", "--train",
+                              help="Labelled training data: the 1-NN reference."),
+    classifier: str = typer.Option(None, "--classifier", help="Trained classifier (run dir)."),
+    out: str = typer.Option(..., "--out", help="Run directory (created or resumed)."),
+    limit: int = typer.Option(None, "--limit", help="Images to classify (default 100)."),
+    train_limit: int = typer.Option(None, "--train-limit", help="1-NN reference size (all)."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny counts and steps (smoke runs)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow pickle generators."),
+    space: str = _P["space"], distance: str = _P["distance"],
+    report_lpips: bool = _P["report_lpips"], restarts: int = _P["restarts"],
+    steps: int = _P["steps"], lr: float = _P["lr"],
+    device: str = _P["device"], memory_mb: float = _P["memory_mb"],
+    lpips_backbone: str = _P["lpips_backbone"],
+) -> None:
+    """Classify by the closest class-conditional manifold, against 1-NN and a classifier."""
+    from pathlib import Path
+
+    from .config import ClassifySettings
+    from .experiments.classify import run_classify
+
+    base = ClassifySettings.quick(generator) if quick else ClassifySettings(generator=generator)
+    projection = _projection_settings(base.projection, space, distance, report_lpips, restarts,
+                                      steps, lr, device, memory_mb, lpips_backbone)
+    updates = {"limit": limit, "train_limit": train_limit}
+    settings = ClassifySettings(**{
+        **base.model_dump(), "data": data, "train": train, "classifier": classifier,
+        "projection": projection, "seed": seed, "trust_pickle": trust_pickle,
+        **{k: v for k, v in updates.items() if v is not None}})
+    summary = run_classify(settings, Path(out))
+    text = ", ".join(f"{m} {v:.3f}" for m, v in summary["accuracy"].items())
+    console.print(f"accuracy on {summary['count']} images: {text}; results in {out}",
+                  highlight=False)
+
 
 # --- section: likelihood commands (likelihood, compare-density) -------------------------------
 

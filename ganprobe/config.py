@@ -179,6 +179,22 @@ class ProjectionSettings(Settings):
         return cls(**{"restarts": 2, "steps": 60, "lr": 0.1, **overrides})
 
 
+class ProjectSettings(Settings):
+    """`ganprobe project`: project `limit` images of one data spec. class_label: fixed class for
+    a conditional generator (default: the data's labels, else the closest class)."""
+
+    generator: str
+    data: str
+    limit: int | None = Field(None, ge=1)
+    class_label: int | None = Field(None, ge=0)
+    projection: ProjectionSettings = Field(default_factory=ProjectionSettings)
+    shard_size: int = Field(50, ge=1)
+    grid_count: int = Field(8, ge=1)
+    trust_pickle: bool = False
+    backend: Literal["local", "ray"] = "local"
+    seed: int = 0
+
+
 class ManifoldSettings(Settings):
     """`ganprobe manifold`: project `generated` images drawn from G (validity check) and `limit`
     images of every data spec; seed fixes the generated latents, image subsets and restarts."""
