@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from .errors import GanprobeError
+from .errors import GanprobeError, StoreError
 from .progress import make_progress
 from .store import RunStore
 
@@ -59,6 +59,8 @@ def run_sharded(
         else:
             raise GanprobeError(f"unknown backend {backend!r}; use 'local' or 'ray'")
     shards = [store.read_shard(name) for name in names]
+    for name, (start, stop), shard in zip(names, ranges, shards, strict=True):
+        _check_stored_shard(store, name, shard, stop - start, shards[0])
     if not shards:
         return {}
     return {key: np.concatenate([s[key] for s in shards], axis=0) for key in shards[0]}
@@ -70,6 +72,21 @@ def _check_shard(arrays: Mapping[str, np.ndarray], rows: int, name: str) -> dict
         if value.ndim == 0 or value.shape[0] != rows:
             raise ValueError(f"shard {name}: {key!r} has shape {value.shape}, want {rows} rows")
     return out
+
+
+def _check_stored_shard(
+    store: RunStore, name: str, shard: Mapping[str, np.ndarray], rows: int, first: Mapping
+) -> None:
+    """A finished shard from an earlier (resumed) run must match this run's split into shards:
+    same arrays as the first shard, `rows` rows each; else StoreError (the run directory was
+    made with another shard size or item count, which the config hash may not cover)."""
+    if set(shard) != set(first) or any(v.shape[0] != rows for v in shard.values()):
+        found = {k: tuple(v.shape) for k, v in shard.items()}
+        raise StoreError(
+            f"shard {name} in {store.root} holds arrays {found}, this run expects {rows} rows "
+            f"of {sorted(first)}; it was made with another shard size or item count: use "
+            "another --out or delete the directory"
+        )
 
 
 def _run_ray(store: RunStore, todo: list, compute: ShardFn, advance: Callable[[], None]) -> None:

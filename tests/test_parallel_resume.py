@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ganprobe.errors import StoreError
 from ganprobe.parallel import run_sharded, shard_ranges
 from ganprobe.store import RunStore
 from tests.helpers.sharded_job import rows, run_job
@@ -91,3 +92,10 @@ def test_a_shard_with_the_wrong_row_count_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="want 4 rows"):
         run_sharded(store, "rows", 4, 4, lambda start, stop: {"v": np.zeros(3)})
     assert store.finished_shards() == []
+
+
+def test_resuming_with_another_shard_size_is_refused(tmp_path: Path) -> None:
+    store = RunStore.open(tmp_path, "job", {"n": 10})
+    run_sharded(store, "rows", 10, 4, rows)
+    with pytest.raises(StoreError, match="rows-00000 .* expects 5 rows .*another shard size"):
+        run_sharded(store, "rows", 10, 5, rows)
