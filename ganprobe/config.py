@@ -71,7 +71,9 @@ class DataSettings(Settings):
 class GanTrainSettings(Settings):
     """`ganprobe train gan`: a DCGAN (ganprobe.models.dcgan) trained with the non-saturating
     loss, Adam and an EMA of the generator. Defaults are the default study (Fashion-MNIST,
-    ~1 epoch, minutes on 2 CPU cores); `GanTrainSettings.quick()` is the demo's quick variant."""
+    ~1.6 epochs, minutes on 2 CPU cores); `GanTrainSettings.quick()` is the demo's quick
+    variant. The device is an argument of `train_gan`, not a setting (it does not change the
+    model, so it must not change the cache hash)."""
 
     data: str = "fashion-mnist:train"
     limit: int | None = Field(None, ge=1, description="use at most this many training images")
@@ -79,7 +81,7 @@ class GanTrainSettings(Settings):
     latent_dim: int = Field(64, ge=1)
     width: int = Field(32, ge=1, description="channels at full resolution")
     embed_dim: int = Field(16, ge=1, description="class embedding size (conditional)")
-    steps: int = Field(2000, ge=1, description="generator updates (one D update each)")
+    steps: int = Field(1500, ge=1, description="generator updates (one D update each)")
     batch_size: int = Field(64, ge=2)
     lr: float = Field(2e-4, gt=0)
     beta1: float = Field(0.5, ge=0, lt=1)
@@ -89,7 +91,6 @@ class GanTrainSettings(Settings):
     checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints")
     sample_every: int = Field(500, ge=1, description="steps between sample grids")
     seed: int = 0
-    device: str = "cpu"
 
     @classmethod
     def quick(cls, **overrides: object) -> GanTrainSettings:
@@ -101,8 +102,10 @@ class GanTrainSettings(Settings):
 
 class ClassifierTrainSettings(Settings):
     """`ganprobe train classifier`: a small CNN (ganprobe.models.classifier) trained with Adam
-    and cross-entropy; its penultimate features define ganprobe's Frechet distance. Defaults are
-    the default study (Fashion-MNIST); `ClassifierTrainSettings.quick()` is the quick variant."""
+    and cross-entropy; its penultimate features define ganprobe's Frechet distance. The device
+    is an argument of the training function, not a setting (it does not change the model).
+    Defaults are the default study (Fashion-MNIST); `ClassifierTrainSettings.quick()` is the
+    quick variant."""
 
     data: str = "fashion-mnist:train"
     test_data: str = "fashion-mnist:test"
@@ -113,7 +116,6 @@ class ClassifierTrainSettings(Settings):
     batch_size: int = Field(128, ge=2)
     lr: float = Field(1e-3, gt=0)
     seed: int = 0
-    device: str = "cpu"
 
     @classmethod
     def quick(cls, **overrides: object) -> ClassifierTrainSettings:
@@ -363,6 +365,7 @@ class DensityTrainSettings(Settings):
     test_data: str | None = "fashion-mnist:test"
     limit: int | None = Field(None, ge=2, description="training images (None: all)")
     test_limit: int | None = Field(None, ge=1, description="test images scored (None: all)")
+    train_eval_limit: int = Field(10000, ge=1, description="training images scored")
     seed: int = 0
     dequantize: bool = True
     device: str = "cpu"
