@@ -50,7 +50,7 @@ MD5 = {
     "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
     "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
 }
-DOWNLOAD_TIMEOUT_S = 10.0
+DOWNLOAD_TIMEOUT_S = 5.0
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 _IDX_UBYTE = 0x08  # idx type code of unsigned bytes
