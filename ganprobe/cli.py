@@ -161,7 +161,208 @@ def data_show(
 
 # --- section: model commands ------------------------------------------------------------------
 
+models_app = typer.Typer(help="Generators: inspect one, sample it, measure its quality.")
+app.add_typer(models_app, name="models", no_args_is_help=True)
+
+_GEN_ARG = typer.Argument(
+    ..., help="Generator spec: builtin:DIR, python:MOD:FN, torchscript:F, stylegan:F, biggan:N."
+)
+_TRUST_OPT = typer.Option(
+    False, "--trust-pickle", help="Allow stylegan: pickles (unpickling runs their code)."
+)
+_TRUNC_OPT = typer.Option(1.0, "--truncation", help="BigGAN truncation (biggan: only).")
+_DEVICE_OPT = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, or auto.")
+
+
+def _print_model_warnings(caught: list) -> None:
+    for warning in caught:
+        console.print(f"[yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True)
+
+
+@models_app.command("info")
+def models_info(
+    spec: str = _GEN_ARG,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    trust_pickle: bool = _TRUST_OPT,
+    truncation: float = _TRUNC_OPT,
+    device: str = _DEVICE_OPT,
+) -> None:
+    """Load a generator, check it with a probe batch, print its protocol fields."""
+    import json
+    import warnings
+
+    from .models import generator_info, load_generator
+    from .utils import resolve_device
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        generator = load_generator(
+            spec, str(resolve_device(device)), trust_pickle=trust_pickle, truncation=truncation
+        )
+    _print_model_warnings(caught)
+    info = generator_info(generator)
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    for key, value in info.items():
+        typer.echo(f"{key:12s} {value}")
+
+
+@models_app.command("sample")
+def models_sample(
+    spec: str = _GEN_ARG,
+    out: str = typer.Option(..., "--out", help="PNG file for the sample grid."),
+    n: int = typer.Option(64, "--n", min=1, help="Samples (conditional: per class, max 8)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the latents."),
+    trust_pickle: bool = _TRUST_OPT,
+    truncation: float = _TRUNC_OPT,
+    device: str = _DEVICE_OPT,
+) -> None:
+    """Write a grid of generator samples (conditional generators: one row per class)."""
+    from pathlib import Path
+
+    from .data import save_image_grid
+    from .models import load_generator
+    from .models.quality import sample_images
+    from .utils import resolve_device, torch_generator
+
+    generator = load_generator(
+        spec, str(resolve_device(device)), trust_pickle=trust_pickle, truncation=truncation
+    )
+    if generator.num_classes:
+        per_class = min(n, 8)
+        count = per_class * generator.num_classes
+        images, _ = sample_images(generator, count, torch_generator(seed))
+        columns = per_class
+    else:
+        images, _ = sample_images(generator, n, torch_generator(seed))
+        columns = min(8, n)
+    path = save_image_grid(images, Path(out), nrow=columns)
+    console.print(f"wrote {len(images)} samples of {spec} to {path}", highlight=False)
+
+
+@models_app.command("quality")
+def models_quality(
+    spec: str = _GEN_ARG,
+    data: str = typer.Option("fashion-mnist:test", "--data", help="Data spec to compare with."),
+    reference: str = typer.Option(
+        "fashion-mnist:train", "--reference", help="Second data set for the floor (data vs it)."
+    ),
+    classifier: str | None = typer.Option(
+        None, "--classifier", help="Classifier run dir (default: the cached default one)."
+    ),
+    samples: int = typer.Option(5000, "--samples", min=2, help="Samples and images compared."),
+    out: str = typer.Option("runs/quality", "--out", help="Run directory."),
+    seed: int = typer.Option(0, "--seed"),
+    trust_pickle: bool = _TRUST_OPT,
+    device: str = _DEVICE_OPT,
+) -> None:
+    """Frechet distance (classifier features) of samples vs data, the train-vs-test floor,
+    and for conditional generators the classifier's accuracy on each class's samples."""
+    import json
+    from pathlib import Path
+
+    from .config import QualitySettings
+    from .models.quality import run_quality
+
+    settings = QualitySettings(
+        generator=spec,
+        data=data,
+        reference=reference,
+        classifier=classifier,
+        samples=samples,
+        trust_pickle=trust_pickle,
+        seed=seed,
+        device=device,
+    )
+    summary = run_quality(settings, Path(out))
+    typer.echo(json.dumps(summary, indent=2))
+
+
 # --- section: train commands ------------------------------------------------------------------
+
+train_app = typer.Typer(help="Train ganprobe's own models (resumable; see docs/models.md).")
+app.add_typer(train_app, name="train", no_args_is_help=True)
+
+
+@train_app.command("gan")
+def train_gan_command(
+    out: str = typer.Option(..., "--out", help="Run directory (rerun to resume)."),
+    data: str = typer.Option("fashion-mnist:train", "--data", help="Training data spec."),
+    conditional: bool = typer.Option(False, "--conditional", help="Class-conditional GAN."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny configuration (~30 s)."),
+    limit: int | None = typer.Option(None, "--limit", help="Use at most N training images."),
+    steps: int | None = typer.Option(None, "--steps", help="Generator updates."),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
+    latent_dim: int | None = typer.Option(None, "--latent-dim"),
+    width: int | None = typer.Option(None, "--width", help="Channels at full resolution."),
+    lr: float | None = typer.Option(None, "--lr", help="Adam learning rate (G and D)."),
+    ema_decay: float | None = typer.Option(None, "--ema-decay"),
+    aux_weight: float | None = typer.Option(None, "--aux-weight", help="AC-GAN loss weight."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = _DEVICE_OPT,
+) -> None:
+    """Train a DCGAN (non-saturating loss, Adam, EMA of G); `builtin:OUT` then loads it."""
+    from pathlib import Path
+
+    from .config import GanTrainSettings
+    from .train.gan import train_gan
+
+    given = {
+        "data": data,
+        "conditional": conditional,
+        "limit": limit,
+        "steps": steps,
+        "batch_size": batch_size,
+        "latent_dim": latent_dim,
+        "width": width,
+        "lr": lr,
+        "ema_decay": ema_decay,
+        "aux_weight": aux_weight,
+        "seed": seed,
+    }
+    values = {k: v for k, v in given.items() if v is not None}
+    settings = GanTrainSettings.quick(**values) if quick else GanTrainSettings(**values)
+    run_dir = train_gan(settings, Path(out), device=device)
+    console.print(f"generator: builtin:{run_dir}  (samples: {run_dir / 'samples.png'})")
+
+
+@train_app.command("classifier")
+def train_classifier_command(
+    out: str = typer.Option(..., "--out", help="Run directory (rerun to resume)."),
+    data: str = typer.Option("fashion-mnist:train", "--data", help="Training data spec."),
+    test_data: str = typer.Option("fashion-mnist:test", "--test-data", help="Test data spec."),
+    quick: bool = typer.Option(False, "--quick", help="Tiny configuration (~20 s)."),
+    limit: int | None = typer.Option(None, "--limit", help="Use at most N training images."),
+    epochs: int | None = typer.Option(None, "--epochs"),
+    width: int | None = typer.Option(None, "--width", help="Channels of the first conv."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = _DEVICE_OPT,
+) -> None:
+    """Train the small CNN classifier whose features define ganprobe's Frechet distance."""
+    import json
+    from pathlib import Path
+
+    from .config import ClassifierTrainSettings
+    from .train.classifier import train_classifier
+
+    given = {
+        "data": data,
+        "test_data": test_data,
+        "limit": limit,
+        "epochs": epochs,
+        "width": width,
+        "seed": seed,
+    }
+    values = {k: v for k, v in given.items() if v is not None}
+    if quick:
+        settings = ClassifierTrainSettings.quick(**values)
+    else:
+        settings = ClassifierTrainSettings(**values)
+    run_dir = train_classifier(settings, Path(out), device=device)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    console.print(f"classifier: {run_dir}  test accuracy {summary['test_accuracy']:.4f}")
+
 
 # --- section: manifold commands (project, manifold, outliers, classify) -----------------------
 _SPACE_HELP = "Latent space: z, w or w+ (w / w+ need a StyleGAN-like generator)."

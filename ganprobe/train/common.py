@@ -1,4 +1,4 @@
-"""Pieces shared by ganprobe's training loops: data, batches, checkpoints, sample grids.
+"""Pieces shared by ganprobe's training loops: data, batches, EMA, checkpoints.
 
 Checkpoints are single safetensors files (written atomically) holding every tensor needed to
 resume: module weights and buffers under "<name>.<key>", Adam state under
@@ -8,11 +8,9 @@ the file's metadata, so weights and step can never disagree. Nothing is pickled.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -125,32 +123,3 @@ def load_checkpoint(
     for name, rng in rngs.items():
         rng.set_state(tensors[f"rng.{name}"])
     return step
-
-
-def image_grid(images: torch.Tensor, columns: int) -> np.ndarray:
-    """images [N, C, H, W] in [-1, 1] -> uint8 grid [rows*(H+1)+1, columns*(W+1)+1, C or 3]
-    with 1-pixel white borders (grayscale stays one channel)."""
-    n, c, h, w = images.shape
-    rows = max(1, math.ceil(n / columns))
-    pixels = ((images.detach().cpu().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    grid = np.full((rows * (h + 1) + 1, columns * (w + 1) + 1, c), 255, dtype=np.uint8)
-    for i in range(n):
-        r, col = divmod(i, columns)
-        top, left = 1 + r * (h + 1), 1 + col * (w + 1)
-        grid[top : top + h, left : left + w] = pixels[i].permute(1, 2, 0).numpy()
-    return grid
-
-
-def save_image_grid(images: torch.Tensor, path: Path, columns: int = 8, scale: int = 2) -> Path:
-    """Save images [N, C, H, W] in [-1, 1] as a PNG grid, each pixel `scale` x `scale`."""
-    from io import BytesIO
-
-    from PIL import Image
-
-    grid = image_grid(images, columns)
-    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    image = Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid[..., :3])
-    buffer = BytesIO()
-    image.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
-    return path

@@ -25,6 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from ..config import GanTrainSettings
+from ..data import save_image_grid
 from ..models.dcgan import (
     DCGANConfig,
     DCGANDiscriminator,
@@ -44,7 +45,6 @@ from .common import (
     load_checkpoint,
     load_training_images,
     save_checkpoint,
-    save_image_grid,
 )
 
 COMMAND = "train gan"
@@ -95,7 +95,7 @@ def _write_samples(generator: DCGANGenerator, path: Path, seed: int) -> None:
     generator.eval()
     z, c = sample_grid_inputs(generator, seed)
     with torch.no_grad():
-        save_image_grid(generator(z, c), path, columns=8)
+        save_image_grid(generator(z, c), path, nrow=8, min_width=256)
     generator.train(was_training)
 
 
