@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from pydantic import ValidationError
 
+from ganprobe.config import DataSettings, format_validation_error
 from ganprobe.data import DataWarning, load_images
 from ganprobe.errors import DataError
 
@@ -123,15 +125,18 @@ def test_folder_missing_empty_and_all_corrupt(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- CIFAR-10
-def _write_cifar(folder: Path, per_batch: int = 4) -> np.ndarray:
+def _write_cifar(folder: Path, per_batch: int = 4) -> list[tuple[np.ndarray, list[int]]]:
+    """Fake CIFAR-10 python batches (protocol-2 pickles like the official ones) in `folder`."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     rows = []
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, size=per_batch)]
-        with open(folder / name, "wb") as handle:
-            pickle.dump({b"data": data, b"labels": labels, b"batch_label": b"x"}, handle, 2)
+        payload = pickle.dumps({b"data": data, b"labels": labels, b"batch_label": b"x"}, 2)
+        # the official batches (pickled by NumPy 1) name numpy.core, not numpy._core
+        payload = payload.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+        (folder / name).write_bytes(payload)
         rows.append((data, labels))
     with open(folder / "batches.meta", "wb") as handle:
         pickle.dump({b"label_names": [f"c{i}".encode() for i in range(10)]}, handle, 2)
@@ -206,3 +211,14 @@ def test_digits_rescaled() -> None:
 def test_unknown_specs_list_the_valid_ones(spec: str) -> None:
     with pytest.raises(DataError, match="valid specs: fashion-mnist:train, .*cifar10:PATH"):
         load_images(spec)
+
+
+def test_data_settings_validate_early_and_load() -> None:
+    with pytest.raises(DataError, match="unknown data spec 'fashion-mnist:val'"):
+        DataSettings(spec="fashion-mnist:val")
+    with pytest.raises(ValidationError) as info:
+        DataSettings(spec="digits", limit=0)
+    assert format_validation_error(info.value).startswith("invalid limit: Input should be")
+    loaded = DataSettings(spec="ood:constant", limit=3, seed=4, shape=(3, 6, 6)).load()
+    assert loaded.images.shape == (3, 3, 6, 6)
+    assert torch.equal(loaded.images, load_images("ood:constant", 3, 4, shape=(3, 6, 6)).images)
