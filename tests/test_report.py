@@ -28,14 +28,18 @@ from ganprobe.report.verdicts import (  # noqa: E402
 )
 from ganprobe.store import RunStore  # noqa: E402
 
-MANIFOLD = {"groups": {"train": {"rmse_median": 0.30}, "generated": {"rmse_median": 0.05}}}
-OUTLIERS = {
-    "ood": {
-        "digits": {"gan": {"auroc": 0.40}, "nn": {"auroc": 0.90}},
-        "ood:noise": {"gan": {"auroc": 0.99}, "nn": {"auroc": 1.0}},
-    }
+MANIFOLD = {
+    "groups": {"fashion-mnist:train": {"median_rmse": 0.30}, "generated": {"median_rmse": 0.05}},
+    "validity": {"valid": True},
 }
-CLASSIFY = {"accuracy": {"gan": 0.61, "nn": 0.80, "classifier": 0.88}}
+OUTLIERS = {
+    "auroc": {
+        "digits": {"gan_l2": 0.40, "nn_l2": 0.90},
+        "ood:noise": {"gan_l2": 0.99, "nn_l2": 1.0},
+    },
+    "ood_closer_to_manifold_than_in": {"digits": {"l2": True}, "ood:noise": {"l2": False}},
+}
+CLASSIFY = {"accuracy": {"gan_l2": 0.61, "nn_l2": 0.80, "classifier": 0.88}}
 LIKELIHOOD = {"best": {"sigma": 0.2, "test_log_px_mean": 900.0}}
 COMPARE = {"models": {"gaussian": {"test_log_px_mean": 1500.0}, "flow": {"test_log_px_mean": 800}}}
 TYPICALITY = {
@@ -76,12 +80,13 @@ def test_verdict_rules_exact() -> None:
     manifold = manifold_verdict(MANIFOLD)
     assert manifold.status == HOLDS
     assert dict(manifold.evidence)["ratio train / generated"] == pytest.approx(6.0)
-    close = {"groups": {"train": {"rmse_median": 0.09}, "generated": {"rmse_median": 0.05}}}
+    close = {"groups": {"x:train": {"median_rmse": 0.09}, "generated": {"median_rmse": 0.05}}}
     assert manifold_verdict(close).status == DOES_NOT_HOLD
+    assert manifold_verdict({**MANIFOLD, "validity": {"valid": False}}).status == NOT_AVAILABLE
     outliers = outliers_verdict(OUTLIERS)
-    assert outliers.status == HOLDS and "digits" in outliers.note
+    assert outliers.status == HOLDS and outliers.note.endswith("images: digits")
     assert classify_verdict(CLASSIFY).status == HOLDS
-    assert classify_verdict({"accuracy": {"gan": 0.9, "nn": 0.8}}).status == DOES_NOT_HOLD
+    assert classify_verdict({"accuracy": {"gan_l2": 0.9, "nn_l2": 0.8}}).status == DOES_NOT_HOLD
     assert likelihood_verdict(LIKELIHOOD, COMPARE).status == HOLDS
     assert likelihood_verdict(LIKELIHOOD, {"models": {"flow": {"test_log_px_mean": 800}}}).status \
         == DOES_NOT_HOLD

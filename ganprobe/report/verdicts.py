@@ -84,68 +84,82 @@ def _status(condition: bool) -> str:
     return HOLDS if condition else DOES_NOT_HOLD
 
 
+def _train_key(groups: Mapping[str, Any]) -> str | None:
+    """The group name of the training images (the first one naming a train split)."""
+    return next((str(k) for k in groups if "train" in str(k)), None)
+
+
 def manifold_verdict(summary: Mapping[str, Any]) -> Verdict:
     rule = (
         f"holds when the median rmse of projected training images exceeds {MANIFOLD_RATIO:g} x "
-        "the median rmse of projected generated images"
+        "the median rmse of projected generated images; not available when generated images "
+        "fail the projection's validity check (then the optimizer is too weak to tell)"
     )
-    train = _number(lookup(summary, "groups.train.rmse_median", "train.rmse_median"))
-    generated = _number(
-        lookup(summary, "groups.generated.rmse_median", "generated.rmse_median")
-    )
+    groups = lookup(summary, "groups") or {}
+    train_key = _train_key(groups)
+    train = _number(lookup(groups, f"{train_key}.median_rmse")) if train_key else None
+    generated = _number(lookup(groups, "generated.median_rmse"))
     if train is None or generated is None:
         return Verdict(NOT_AVAILABLE, rule)
     ratio = train / generated if generated > 0 else math.inf
-    evidence = [
-        ("median rmse, train", train),
+    evidence: list[tuple[str, Any]] = [
+        (f"median rmse, {train_key}", train),
         ("median rmse, generated", generated),
         ("ratio train / generated", ratio),
     ]
+    for name, entry in groups.items():
+        if name not in (train_key, "generated") and isinstance(entry, Mapping):
+            evidence.append((f"median rmse, {name}", _number(entry.get("median_rmse"))))
+    valid = lookup(summary, "validity.valid")
+    if valid is False:
+        note = "generated images did not reconstruct below the validity threshold"
+        return Verdict(NOT_AVAILABLE, rule, evidence, note)
     return Verdict(_status(ratio > MANIFOLD_RATIO), rule, evidence)
 
 
-def _auroc_pairs(summary: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
-    """OOD set -> (GAN projection AUROC, 1-NN AUROC) for every set with both numbers."""
-    sets = lookup(summary, "ood", "groups", "sets") or {}
+def outliers_verdict(summary: Mapping[str, Any], metric: str = "l2") -> Verdict:
+    rule = (
+        f"holds when the GAN's projection distance ({metric}) has a lower AUROC than the 1-NN "
+        "distance on at least half of the OOD sets"
+    )
+    auroc = lookup(summary, "auroc") or {}
     pairs = {}
-    for name, entry in sets.items():
-        if not isinstance(entry, Mapping):
-            continue
-        gan = _number(lookup(entry, "gan.auroc", "projection.auroc", "auroc_gan"))
-        nn = _number(lookup(entry, "nn.auroc", "1nn.auroc", "auroc_nn"))
+    for name, entry in auroc.items():
+        gan = _number(lookup(entry, f"gan_{metric}")) if isinstance(entry, Mapping) else None
+        nn = _number(lookup(entry, f"nn_{metric}")) if isinstance(entry, Mapping) else None
         if gan is not None and nn is not None:
             pairs[str(name)] = (gan, nn)
-    return pairs
-
-
-def outliers_verdict(summary: Mapping[str, Any]) -> Verdict:
-    rule = (
-        "holds when the GAN's projection distance has a lower AUROC than the 1-NN distance on "
-        "at least half of the OOD sets; sets with GAN AUROC < 0.5 lie closer to the manifold "
-        "than the test images"
-    )
-    pairs = _auroc_pairs(summary)
     if not pairs:
         return Verdict(NOT_AVAILABLE, rule)
     evidence: list[tuple[str, Any]] = []
-    for name, (gan, nn) in sorted(pairs.items()):
+    for name, (gan, nn) in pairs.items():
         evidence += [(f"AUROC GAN, {name}", gan), (f"AUROC 1-NN, {name}", nn)]
     worse = sum(gan < nn for gan, nn in pairs.values())
-    closer = sorted(name for name, (gan, _) in pairs.items() if gan < 0.5)
-    note = f"closer to the manifold than test images: {', '.join(closer) or 'none'}"
+    closer_map = lookup(summary, "ood_closer_to_manifold_than_in") or {}
+    closer = [str(k) for k, v in closer_map.items() if isinstance(v, Mapping) and v.get(metric)]
+    note = (
+        "OOD sets closer to the manifold (lower mean distance) than the in-distribution test "
+        f"images: {', '.join(closer) or 'none'}"
+    )
     return Verdict(_status(2 * worse >= len(pairs)), rule, evidence, note)
 
 
-def classify_verdict(summary: Mapping[str, Any]) -> Verdict:
-    rule = "holds when the GAN classifier's test accuracy is below the 1-NN accuracy"
-    gan = _number(lookup(summary, "accuracy.gan", "gan.accuracy", "gan_accuracy"))
-    nn = _number(lookup(summary, "accuracy.nn", "nn.accuracy", "1nn.accuracy", "nn_accuracy"))
+def classify_verdict(summary: Mapping[str, Any], metric: str = "l2") -> Verdict:
+    rule = (
+        f"holds when the GAN classifier's test accuracy ({metric}) is below the 1-NN accuracy "
+        "with the same metric"
+    )
+    gan = _number(lookup(summary, f"accuracy.gan_{metric}"))
+    nn = _number(lookup(summary, f"accuracy.nn_{metric}"))
     if gan is None or nn is None:
         return Verdict(NOT_AVAILABLE, rule)
     evidence: list[tuple[str, Any]] = [("accuracy, GAN", gan), ("accuracy, 1-NN", nn)]
-    trained = _number(lookup(summary, "accuracy.classifier", "classifier.accuracy"))
+    trained = _number(lookup(summary, "accuracy.classifier"))
     if trained is not None:
         evidence.append(("accuracy, trained classifier", trained))
+    count = _number(lookup(summary, "count"))
+    if count is not None:
+        evidence.append(("test images", int(count)))
     return Verdict(_status(gan < nn), rule, evidence)
 
 
@@ -187,7 +201,7 @@ def typicality_verdict(summary: Mapping[str, Any]) -> Verdict:
         "epsilon-typical band (which holds its own samples' calibrated fraction, 99% by default)"
     )
     groups = lookup(summary, "groups") or {}
-    train_key = next((k for k in groups if "train" in str(k)), None)
+    train_key = _train_key(groups)
     fraction = _number(lookup(groups, f"{train_key}.fraction_typical")) if train_key else None
     if fraction is None:
         return Verdict(NOT_AVAILABLE, rule)
