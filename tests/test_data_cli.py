@@ -98,7 +98,7 @@ def test_corrupt_image_skipped_with_warning_or_error_under_strict(tmp_path: Path
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
     code, out, err = run("data", "info", "--json", f"folder:{tmp_path}")
     assert code == 0 and json.loads(out)["count"] == 1
-    assert f"warning: skipping corrupt image file {tmp_path / 'bad.jpg'}" in err
+    assert f"warning: skipping unreadable image file {tmp_path / 'bad.jpg'}" in err
     assert_one_line_error(("data", "info", f"folder:{tmp_path}", "--strict"),
                           f"cannot decode image {tmp_path / 'bad.jpg'}")
 

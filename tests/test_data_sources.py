@@ -95,7 +95,7 @@ def test_folder_labels_from_subfolders(tmp_path: Path) -> None:
 def test_folder_corrupt_file_warns_or_fails_under_strict(tmp_path: Path) -> None:
     _save_png(tmp_path / "good.png", np.zeros((4, 4, 3), np.uint8))
     (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
-    with pytest.warns(DataWarning, match=r"skipping corrupt image file .*broken\.png"):
+    with pytest.warns(DataWarning, match=r"skipping unreadable image file .*broken\.png"):
         data = load_images(f"folder:{tmp_path}")
     assert len(data) == 1 and data.shape == (3, 4, 4)
     assert any("broken.png" in note for note in data.notes)
@@ -222,3 +222,14 @@ def test_data_settings_validate_early_and_load() -> None:
     loaded = DataSettings(spec="ood:constant", limit=3, seed=4, shape=(3, 6, 6)).load()
     assert loaded.images.shape == (3, 3, 6, 6)
     assert torch.equal(loaded.images, load_images("ood:constant", 3, 4, shape=(3, 6, 6)).images)
+
+
+def test_folder_16bit_and_palette_images(tmp_path: Path) -> None:
+    Image.fromarray(np.full((4, 4), 65535, np.uint16)).save(tmp_path / "a16.png")
+    palette = Image.new("P", (4, 4), 0)
+    palette.putpalette([100, 100, 100] * 256)
+    palette.save(tmp_path / "b_palette.png")
+    data = load_images(f"folder:{tmp_path}")
+    assert data.shape == (1, 4, 4)  # both read as grayscale
+    assert data.images[0].eq(1.0).all()  # 65535 / 257 = 255
+    assert torch.allclose(data.images[1], torch.full((1, 4, 4), 100 / 127.5 - 1))

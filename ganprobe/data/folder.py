@@ -24,7 +24,6 @@ from .arrays import subsample_indices, warn
 from .imageset import ImageSet
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 def list_image_files(root: Path) -> list[Path]:
@@ -33,16 +32,25 @@ def list_image_files(root: Path) -> list[Path]:
 
 
 def _decode(path: Path) -> np.ndarray:
-    """Decode one file to uint8 [H, W] (grayscale) or [H, W, 3] (colour)."""
+    """Decode one file to uint8 [H, W] (grayscale) or [H, W, 3] (colour); 16-bit grayscale
+    v maps to round(v / 257); alpha is dropped."""
     from PIL import Image
 
     with Image.open(path) as image:
         image.load()
-        if image.mode in _GRAY_MODES:
-            if image.mode in ("I", "I;16", "F"):
-                raise OSError(f"{image.mode} images (16-bit / float) are not supported")
+        if image.mode.startswith("I;16") or image.mode == "I":  # 16-bit gray: 0..65535
+            wide = np.array(image, dtype=np.int64)
+            if wide.min() < 0 or wide.max() > 65535:
+                raise OSError(f"{image.mode} pixel values outside 0..65535")
+            return np.round(wide / 257.0).astype(np.uint8)
+        if image.mode == "F":
+            raise OSError("floating-point images are not supported; save 8- or 16-bit")
+        if image.mode in ("1", "L", "LA"):
             return np.array(image.convert("L"))
-        return np.array(image.convert("RGB"))
+        rgb = np.array(image.convert("RGB"))  # colour, palette (P) and alpha modes
+        if image.mode == "P" and (rgb == rgb[..., :1]).all():
+            return np.ascontiguousarray(rgb[..., 0])  # a palette of grays
+        return rgb
 
 
 def load_folder(
@@ -71,20 +79,20 @@ def load_folder(
             progress.advance(task)
             try:
                 pixels = _decode(path)
-            except Exception as exc:  # PIL raises many types for corrupt files
+            except Exception as exc:  # PIL raises many types for corrupt/unsupported files
                 message = f"cannot decode image {path} ({type(exc).__name__}: {exc})"
                 if strict:
                     raise DataError(f"{message}; remove it, or drop --strict to skip it") from None
-                warn(f"skipping corrupt image file {path} ({type(exc).__name__})")
+                warn(f"skipping unreadable image file {path} ({type(exc).__name__}: {exc})")
                 skipped.append(str(path))
                 continue
             decoded.append(pixels)
             rel = path.relative_to(root)
             labels.append(class_index[rel.parts[0]] if len(rel.parts) > 1 else -1)
     if not decoded:
-        raise DataError(f"no readable images under {root} ({len(skipped)} corrupt); empty set")
+        raise DataError(f"no readable images under {root} ({len(skipped)} unreadable); empty set")
 
-    notes = [f"skipped {len(skipped)} corrupt file(s): {', '.join(skipped)}"] if skipped else []
+    notes = [f"skipped {len(skipped)} unreadable file(s): {', '.join(skipped)}"] if skipped else []
     images, more_notes = _stack(decoded)
     return ImageSet(
         images=images,

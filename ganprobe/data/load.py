@@ -29,7 +29,8 @@ def load_images(
             subset of a larger one. Synthetic OOD sets (constant, noise) draw `limit` images
             (default 10000).
     seed:   fixes the subset and the synthetic images.
-    strict: corrupt image files raise DataError instead of being skipped with a warning.
+    strict: unreadable (corrupt or unsupported) image files raise DataError instead of
+            being skipped with a DataWarning.
     shape:  target (C, H, W); the images are adapted (resize, gray <-> RGB) to it.
 
     Returns an ImageSet: images float32 [N, C, H, W] in [-1, 1], labels int64 [N] (-1 when
