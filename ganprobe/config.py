@@ -56,7 +56,9 @@ class DataSettings(Settings):
     limit: int | None = Field(None, ge=1, description="at most this many images (None: all)")
     seed: int = Field(0, ge=0, description="fixes the subset and synthetic OOD images")
     strict: bool = False
-    shape: tuple[int, int, int] | None = Field(None, description="target (C, H, W)")
+    shape: tuple[Literal[1, 3], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = (
+        Field(None, description="target (C, H, W), C 1 or 3")
+    )
 
     def load(self):  # -> ganprobe.data.ImageSet (not imported here: keeps the CLI light)
         """Load the images: `ganprobe.data.load_images` with these settings."""

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..progress import console
 from ..utils import atomic_write_bytes
 
 CLASS_NAMES = [
@@ -118,6 +119,7 @@ def find_files(split: str) -> tuple[Path, Path] | None:
 def download(split: str, folder: Path, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
     """Download the two files of `split` from URL into `folder`, checking each file's md5."""
     for name in FILES[split]:
+        console.print(f"downloading {URL}{name} into {folder}", highlight=False)
         try:
             with urllib.request.urlopen(URL + name, timeout=timeout) as response:
                 data = response.read()
