@@ -96,3 +96,40 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def make_mlp() -> MLPGenerator:
+    """Factory for `python:tests/projection_fakes.py:make_mlp` (unconditional, 1x6x6)."""
+    return MLPGenerator()
+
+
+def make_conditional_mlp() -> MLPGenerator:
+    """Factory for `python:tests/projection_fakes.py:make_conditional_mlp` (10 classes)."""
+    return MLPGenerator(num_classes=10, image_shape=(1, 8, 8))
+
+
+class TemplateGenerator(GaussianPriorMixin, nn.Module):
+    """Conditional generator with disjoint class manifolds:
+    G(z, c) = 0.6 * template_c + 0.3 * tanh(A z), templates random +-1 patterns."""
+
+    def __init__(self, num_classes: int = 4, latent_dim: int = 2, image_shape=(1, 6, 6),
+                 seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        dim = image_shape[0] * image_shape[1] * image_shape[2]
+        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.image_shape = tuple(image_shape)
+        self.templates = nn.Parameter(torch.randint(0, 2, (num_classes, dim), generator=gen)
+                                      .float() * 2 - 1)
+        self.mix = nn.Parameter(torch.randn(dim, latent_dim, generator=gen))
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        if c is None:
+            raise ValueError("TemplateGenerator is class-conditional")
+        flat = 0.6 * self.templates[c] + 0.3 * torch.tanh(z @ self.mix.T)
+        return flat.view(-1, *self.image_shape)
+
+
+def make_template() -> TemplateGenerator:
+    """Factory for `python:tests/projection_fakes.py:make_template` (4 classes, 1x6x6)."""
+    return TemplateGenerator()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from rich.markup import escape
 
 from ..config import ProjectionSettings
 from ..data import ImageSet, load_images
@@ -37,7 +38,7 @@ def load_group(spec: str, limit: int | None, seed: int, shape: tuple[int, int, i
     if len(images) == 0:
         raise GanprobeError(f"data spec {spec!r} yielded no images; check the path or --limit")
     for note in images.notes:
-        console.print(f"[dim]{spec}: {note}[/]", highlight=False)
+        console.print(f"[dim]{escape(spec)}: {escape(note)}[/]", highlight=False, emoji=False)
     return images
 
 
