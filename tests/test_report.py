@@ -73,6 +73,11 @@ def demo_dir(tmp_path: Path) -> Path:
         (tmp_path / name / "summary.json").write_text(json.dumps(summary))
         _png(tmp_path / name / f"{name}_figure.png")
         store.record_time(name, 1.5)
+    gan_dir = tmp_path / "cache" / "gan-0123"
+    gan_dir.mkdir(parents=True)
+    _png(gan_dir / "samples.png")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "models.json").write_text(json.dumps({"gan": str(gan_dir)}))
     return tmp_path
 
 
@@ -103,7 +108,7 @@ def test_report_has_every_section_embedded_figures_and_verdicts(demo_dir: Path) 
         assert f'<section id="{key}">' in html
         assert f"| {key} | holds |" in markdown
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 6
+    assert len(images) == 7  # one per analysis stage directory, plus the GAN's samples
     assert all(base64.b64decode(data).startswith(b"\x89PNG") for data in images)
     assert not re.search(r'(src|href)="(https?:|//)', html)
     assert html.count("Verdict: holds") == 5

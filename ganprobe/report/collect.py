@@ -20,6 +20,8 @@ from .verdicts import CLAIMS, TITLES, VERDICT_RULES, Verdict, likelihood_verdict
 ANALYSES = ("manifold", "outliers", "classify", "likelihood", "typicality")
 """Report sections, in order; each is also the sub-directory of a demo run holding it."""
 COMPARE_DENSITY_DIR = "compare-density"
+MODELS_FILE = "models/models.json"
+"""Written by the demo: model kind -> run directory (GAN sample grids are shown from there)."""
 MAX_NUMBER_ROWS = 400
 
 
@@ -62,6 +64,8 @@ class ReportData:
     versions: dict[str, Any]
     timings: dict[str, float]
     sections: list[Section]
+    models: dict[str, str] = field(default_factory=dict)
+    model_figures: list[Figure] = field(default_factory=list)
 
 
 def _read_json(path: Path) -> Any:
@@ -161,6 +165,14 @@ def collect(run_dir: str | Path) -> ReportData:
             for key in ANALYSES
         }
     sections = [_section(key, dirs, root, timings) for key, dirs in directories.items()]
+    models = _read_json(root / MODELS_FILE) or {}
+    model_figures = []
+    for kind in ("gan", "cgan"):
+        samples = Path(models.get(kind, "")) / "samples.png"
+        if kind in models and samples.is_file():
+            data = base64.b64encode(samples.read_bytes()).decode("ascii")
+            model_figures.append(Figure(f"{kind}-samples.png", samples.as_posix(),
+                                        f"{kind} samples", data))
     return ReportData(
         title=f"ganprobe report: {root.resolve().name}",
         run_dir=str(root.resolve()),
@@ -172,4 +184,6 @@ def collect(run_dir: str | Path) -> ReportData:
         versions=config.get("versions", {}),
         timings={str(k): float(v) for k, v in timings.items()},
         sections=sections,
+        models={str(k): str(v) for k, v in models.items()},
+        model_figures=model_figures,
     )
