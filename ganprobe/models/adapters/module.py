@@ -4,12 +4,14 @@ The module declares its latent size as `latent_dim` (or `z_dim`, StyleGAN naming
 `num_classes` (or `c_dim`), `image_shape` (C, H, W) and `latent_shape` (e.g. (d, 1, 1) for a
 forward that wants z as [N, d, 1, 1]). Conditional modules are called as module(z, c) with
 int64 labels c [N]. When the module has `mapping`, `synthesis` and `num_ws` they are exposed
-for the w and w+ spaces. A missing image_shape is read off one forward pass.
+for the w and w+ spaces. A missing image_shape is read off one forward pass. `declared`
+values (e.g. from a TorchScript file's metadata) take precedence over module attributes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -20,9 +22,11 @@ from ...utils import torch_generator
 from ..protocol import GaussianPriorMixin
 
 
-def _int_attribute(module: Any, names: tuple[str, ...], default: int | None) -> int | None:
+def _int_attribute(
+    module: Any, names: tuple[str, ...], default: int | None, declared: Mapping[str, Any]
+) -> int | None:
     for name in names:
-        value = getattr(module, name, None)
+        value = declared.get(name, getattr(module, name, None))
         if value is not None:
             try:
                 return int(value)
@@ -37,20 +41,23 @@ class ModuleGenerator(GaussianPriorMixin, nn.Module):
     z [N, latent_dim] ~ N(0, I); __call__(z, c) -> module(z reshaped to latent_shape, c).
     """
 
-    def __init__(self, module: nn.Module, spec: str) -> None:
+    def __init__(
+        self, module: nn.Module, spec: str, declared: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__()
+        declared = dict(declared or {})
         if not callable(module):
             raise ModelError(f"{spec} gave a {type(module).__name__}, not a callable torch module")
         self.module = module
         self.spec = spec
-        latent_dim = _int_attribute(module, ("latent_dim", "z_dim"), None)
+        latent_dim = _int_attribute(module, ("latent_dim", "z_dim"), None, declared)
         if latent_dim is None or latent_dim < 1:
             raise ModelError(
                 f"{spec}: the module needs a positive int attribute latent_dim (or z_dim)"
             )
         self.latent_dim = latent_dim
-        self.num_classes = _int_attribute(module, ("num_classes", "c_dim"), 0) or 0
-        latent_shape = getattr(module, "latent_shape", None)
+        self.num_classes = _int_attribute(module, ("num_classes", "c_dim"), 0, declared) or 0
+        latent_shape = declared.get("latent_shape", getattr(module, "latent_shape", None))
         self.latent_shape = tuple(int(v) for v in latent_shape) if latent_shape else None
         if self.latent_shape and math.prod(self.latent_shape) != latent_dim:
             raise ModelError(
@@ -63,7 +70,7 @@ class ModuleGenerator(GaussianPriorMixin, nn.Module):
                 self.w_dim = int(w_dim)
             if getattr(module, "w_avg", None) is not None:
                 self.w_avg = module.w_avg
-        shape = getattr(module, "image_shape", None)
+        shape = declared.get("image_shape", getattr(module, "image_shape", None))
         self.image_shape = tuple(int(v) for v in shape) if shape else self._infer_image_shape()
 
     def _latent_device(self) -> torch.device:
@@ -111,9 +118,11 @@ class MappedModuleGenerator(ModuleGenerator):
         return self.module.synthesis(ws)
 
 
-def wrap_module(module: nn.Module, spec: str) -> ModuleGenerator:
+def wrap_module(
+    module: nn.Module, spec: str, declared: Mapping[str, Any] | None = None
+) -> ModuleGenerator:
     """The right ModuleGenerator for `module`: with w / w+ spaces when it has mapping,
     synthesis and num_ws."""
     if all(hasattr(module, a) for a in ("mapping", "synthesis", "num_ws")):
-        return MappedModuleGenerator(module, spec)
-    return ModuleGenerator(module, spec)
+        return MappedModuleGenerator(module, spec, declared)
+    return ModuleGenerator(module, spec, declared)
