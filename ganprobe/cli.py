@@ -4,6 +4,8 @@ train/, data/ and models/. Errors in the user's input print one line and exit wi
 
 from __future__ import annotations
 
+import warnings
+
 import typer
 from pydantic import ValidationError
 from typer.core import TyperGroup
@@ -46,6 +48,13 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
 ) -> None:
     _STATE["debug"] = debug
+    if not debug:
+        warnings.showwarning = _show_warning_one_line
+
+
+def _show_warning_one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print warnings as one `warning: ...` line on stderr (the full form with --debug)."""
+    console.print(f"[yellow]warning:[/] {' '.join(str(message).split())}", highlight=False)
 
 
 def main() -> None:
