@@ -564,6 +564,124 @@ def classify_command(
 
 
 # --- section: likelihood commands (likelihood, compare-density) -------------------------------
+def _likelihood_fields(
+    generator: str, sigma: list[float] | None, limit: int | None, sweep_limit: int | None,
+    chains: int | None, temperatures: int | None, leapfrog: int | None, start: str | None,
+    two_pass: bool, quick: bool, bdmc: int | None, seed: int, device: str, trust_pickle: bool,
+) -> dict:
+    """Fields of LikelihoodSettings from CLI options; options left at None keep the defaults
+    (or the quick variant's with --quick)."""
+    from .config import AISSettings
+
+    base = AISSettings.quick() if quick else AISSettings()
+    ais_updates = {"chains": chains, "temperatures": temperatures, "leapfrog": leapfrog,
+                   "start": start}
+    ais = {**base.model_dump(), **{k: v for k, v in ais_updates.items() if v is not None}}
+    ais["two_pass"] = two_pass or ais["two_pass"]
+    fields = {"generator": generator, "sigmas": list(sigma or []), "ais": AISSettings(**ais),
+              "seed": seed, "device": device, "trust_pickle": trust_pickle}
+    if quick:
+        fields.update(sweep_points=3, sweep_limit=8, limit=16, bdmc=4)
+    updates = {"limit": limit, "sweep_limit": sweep_limit, "bdmc": bdmc}
+    fields.update({k: v for k, v in updates.items() if v is not None})
+    return fields
+
+
+def _likelihood_options():
+    """Typer options shared by `likelihood` and `compare-density`."""
+    return {
+        "generator": typer.Option(..., "--generator", help="Generator spec (builtin:DIR, ...)."),
+        "sigma": typer.Option(None, "--sigma", help="Observation noise std in model space "
+                              "(repeatable); none: a geometric sweep, best on held-out data."),
+        "out": typer.Option(..., "--out", help="Run directory (created or resumed)."),
+        "limit": typer.Option(None, "--limit", help="Images per group (default 64)."),
+        "sweep_limit": typer.Option(None, "--sweep-limit",
+                                    help="Held-out images for choosing sigma (default 32)."),
+        "chains": typer.Option(None, "--chains", help="AIS chains per image (default 8)."),
+        "temperatures": typer.Option(None, "--temperatures",
+                                     help="AIS temperatures (default 100)."),
+        "leapfrog": typer.Option(None, "--leapfrog", help="Leapfrog steps per HMC trajectory."),
+        "start": typer.Option(None, "--start", help="AIS start: laplace (default) or prior."),
+        "two_pass": typer.Option(False, "--two-pass",
+                                 help="Pilot pass adapts step sizes; measured pass freezes them."),
+        "quick": typer.Option(False, "--quick", help="Cheaper AIS and fewer images."),
+        "bdmc": typer.Option(None, "--bdmc", help="Simulated images for the BDMC gap (0: off)."),
+        "seed": typer.Option(0, "--seed", help="Seed of every random choice."),
+        "device": typer.Option("auto", "--device", help="cpu, cuda, cuda:1 or auto."),
+        "trust_pickle": typer.Option(False, "--trust-pickle", help="Allow pickle generators."),
+    }
+
+
+_L = _likelihood_options()
+
+
+def _print_likelihood(summary: dict, out: str) -> None:
+    bdmc = summary.get("bdmc")
+    gap = f"; BDMC gap {bdmc['mean_gap']:.2f} nats" if bdmc else ""
+    console.print(f"best sigma {summary['best_sigma']:g}{gap}", highlight=False)
+    for name, stats in summary["at_best_sigma"].items():
+        console.print(f"  {name}: mean log_px {stats['mean_log_px']:.1f} nats, "
+                      f"{stats['mean_bpd']:.3f} bpd", highlight=False)
+    console.print(f"results in {out}", highlight=False)
+
+
+@app.command("likelihood")
+def likelihood_command(
+    generator: str = _L["generator"],
+    data: list[str] = typer.Option(..., "--data", help="Data spec (repeatable); the first is "
+                                   "the in-distribution test set, sigma is chosen on it."),
+    sigma: list[float] = _L["sigma"], out: str = _L["out"], limit: int = _L["limit"],
+    sweep_limit: int = _L["sweep_limit"], chains: int = _L["chains"],
+    temperatures: int = _L["temperatures"], leapfrog: int = _L["leapfrog"],
+    start: str = _L["start"], two_pass: bool = _L["two_pass"], quick: bool = _L["quick"],
+    bdmc: int = _L["bdmc"], seed: int = _L["seed"], device: str = _L["device"],
+    trust_pickle: bool = _L["trust_pickle"],
+) -> None:
+    """AIS log p(x) of image groups under generator + N(0, sigma^2 I): likelihood.csv,
+    summary.json (best sigma, BDMC gap, OOD AUROC), bpd_vs_sigma.png, bpd_histograms.png."""
+    from pathlib import Path
+
+    from .config import LikelihoodSettings
+    from .experiments.likelihood import run_likelihood
+
+    fields = _likelihood_fields(generator, sigma, limit, sweep_limit, chains, temperatures,
+                                leapfrog, start, two_pass, quick, bdmc, seed, device,
+                                trust_pickle)
+    summary = run_likelihood(LikelihoodSettings(data=list(data), **fields), Path(out))
+    _print_likelihood(summary, out)
+
+
+@app.command("compare-density")
+def compare_density_command(
+    generator: str = _L["generator"],
+    density: list[str] = typer.Option(..., "--density", help="Density model spec "
+                                      "(density:RUN_DIR, repeatable)."),
+    in_spec: str = typer.Option(..., "--in", help="In-distribution test data spec."),
+    ood: list[str] = typer.Option([], "--ood", help="OOD data spec (repeatable)."),
+    sigma: list[float] = _L["sigma"], out: str = _L["out"], limit: int = _L["limit"],
+    sweep_limit: int = _L["sweep_limit"], chains: int = _L["chains"],
+    temperatures: int = _L["temperatures"], leapfrog: int = _L["leapfrog"],
+    start: str = _L["start"], two_pass: bool = _L["two_pass"], quick: bool = _L["quick"],
+    bdmc: int = _L["bdmc"], seed: int = _L["seed"], device: str = _L["device"],
+    trust_pickle: bool = _L["trust_pickle"],
+) -> None:
+    """The GAN at its best sigma beside non-GAN density models: bpd_table.csv, OOD AUROC of
+    -log_px per model, BDMC gap, figures."""
+    from pathlib import Path
+
+    from .config import CompareDensitySettings
+    from .experiments.likelihood import run_compare_density
+
+    fields = _likelihood_fields(generator, sigma, limit, sweep_limit, chains, temperatures,
+                                leapfrog, start, two_pass, quick, bdmc, seed, device,
+                                trust_pickle)
+    settings = CompareDensitySettings(data=[in_spec, *ood], densities=list(density), **fields)
+    summary = run_compare_density(settings, Path(out))
+    _print_likelihood(summary, out)
+    for row in summary["table"]:
+        console.print(f"  {row['model']:>12} {row['group']}: {row['mean_bpd']:.3f} bpd",
+                      highlight=False)
+
 
 # --- section: density commands (train density) ------------------------------------------------
 

@@ -324,7 +324,7 @@ class LikelihoodSettings(Settings):
 
     generator: str
     data: list[str] = Field(min_length=1)
-    sigmas: list[float] = Field(default_factory=list)
+    sigmas: list[Annotated[float, Field(gt=0)]] = Field(default_factory=list)
     sweep_min: float = Field(0.05, gt=0)
     sweep_max: float = Field(0.8, gt=0)
     sweep_points: int = Field(5, ge=2)

@@ -149,8 +149,11 @@ def anneal(
     used = []
     last = len(betas) - 1
     for t in range(1, last + 1):
-        frozen = None if frozen_step_sizes is None else frozen_step_sizes[t - 1]
-        if t < last:
+        transition = t < last
+        frozen = None
+        if frozen_step_sizes is not None and transition:
+            frozen = frozen_step_sizes[t - 1]
+        if transition:
             used.append(state.step_size if frozen is None else frozen)
         state = ais_step(
             state,
@@ -159,7 +162,7 @@ def anneal(
             log_init,
             log_joint,
             settings,
-            transition=t < last,
+            transition=transition,
             frozen_step_size=frozen,
             generator=generator,
         )

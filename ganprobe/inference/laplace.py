@@ -116,10 +116,32 @@ def find_mode(
     with torch.no_grad():
         best_value = log_joint(best_z).double()
     best_value = torch.nan_to_num(best_value, nan=-torch.inf)
+    with torch.enable_grad():  # callers may be inside torch.no_grad()
+        best_z, best_value = _adam_loop(log_joint, z, optimizer, schedule, steps, best_z,
+                                        best_value)
+    with torch.no_grad():
+        final = torch.nan_to_num(log_joint(z.detach()).double(), nan=-torch.inf)
+        better = final > best_value
+        best_value = torch.where(better, final, best_value)
+        best_z = torch.where(better[:, None], z.detach(), best_z)
+    return best_z, best_value
+
+
+def _adam_loop(
+    log_joint: LogJointFn,
+    z: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    steps: int,
+    best_z: torch.Tensor,
+    best_value: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`steps` Adam steps on z in place, tracking the best row-wise value seen."""
     for _ in range(steps):
         optimizer.zero_grad(set_to_none=True)
         value = log_joint(z)
-        (-value.sum()).backward()
+        # gradient w.r.t. z only: nothing accumulates in the generator's parameters
+        (z.grad,) = torch.autograd.grad(-value.sum(), z)
         with torch.no_grad():
             current = torch.nan_to_num(value.detach().double(), nan=-torch.inf)
             better = current > best_value
@@ -127,11 +149,6 @@ def find_mode(
             best_z = torch.where(better[:, None], z.detach(), best_z)
         optimizer.step()
         schedule.step()
-    with torch.no_grad():
-        final = torch.nan_to_num(log_joint(z.detach()).double(), nan=-torch.inf)
-        better = final > best_value
-        best_value = torch.where(better, final, best_value)
-        best_z = torch.where(better[:, None], z.detach(), best_z)
     return best_z, best_value
 
 
