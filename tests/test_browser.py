@@ -98,7 +98,7 @@ def test_synthetic_report_renders_in_chromium(demo_dir: Path, tmp_path: Path) ->
     html_path, _ = write_report(demo_dir)
     result, console_log = render(html_path, tmp_path)
     assert result["errors"] == []
-    assert [image["width"] > 0 for image in result["images"]] == [True] * 7
+    assert [image["width"] > 0 for image in result["images"]] == [True] * 6
     assert "CONSOLE" not in console_log
 
 

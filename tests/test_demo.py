@@ -128,8 +128,7 @@ def test_demo_settings_are_consistent() -> None:
     """Fast: every stage's settings build for both sizes; the quick ones are smaller."""
     for quick in (True, False):
         models = {kind: f"/cache/{kind}" for kind in model_settings(quick, seed=3)}
-        for stage in ("manifold", "outliers", "classify", "likelihood", "compare-density",
-                      "typicality"):
+        for stage in ("manifold", "outliers", "classify", "likelihood", "typicality"):
             settings = analysis_settings(stage, quick, 3, models, best_sigma=0.2)
             assert settings.seed == 3
     quick_typicality = analysis_settings("typicality", True, 0, models, 0.2)

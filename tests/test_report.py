@@ -40,8 +40,17 @@ OUTLIERS = {
     "ood_closer_to_manifold_than_in": {"digits": {"l2": True}, "ood:noise": {"l2": False}},
 }
 CLASSIFY = {"accuracy": {"gan_l2": 0.61, "nn_l2": 0.80, "classifier": 0.88}}
-LIKELIHOOD = {"best": {"sigma": 0.2, "test_log_px_mean": 900.0}}
-COMPARE = {"models": {"gaussian": {"test_log_px_mean": 1500.0}, "flow": {"test_log_px_mean": 800}}}
+LIKELIHOOD = {
+    "in_distribution": "fashion-mnist:test",
+    "best_sigma": 0.2,
+    "bdmc": {"mean_gap": 3.5},
+    "models": {
+        "gan": {"bpd": {"fashion-mnist:test": 4.0, "digits": 3.0},
+                "ood": {"digits": {"higher_mean_log_px_than_in": True}}},
+        "gaussian": {"bpd": {"fashion-mnist:test": 3.5}},
+        "flow": {"bpd": {"fashion-mnist:test": 4.5}},
+    },
+}
 TYPICALITY = {
     "groups": {
         "fashion-mnist:train": {"fraction_typical": 0.1, "ks_pvalue": 1e-9},
@@ -65,7 +74,6 @@ def demo_dir(tmp_path: Path) -> Path:
         "outliers": OUTLIERS,
         "classify": CLASSIFY,
         "likelihood": LIKELIHOOD,
-        "compare-density": COMPARE,
         "typicality": TYPICALITY,
     }
     for name, summary in parts.items():
@@ -92,11 +100,15 @@ def test_verdict_rules_exact() -> None:
     assert outliers.status == HOLDS and outliers.note.endswith("images: digits")
     assert classify_verdict(CLASSIFY).status == HOLDS
     assert classify_verdict({"accuracy": {"gan_l2": 0.9, "nn_l2": 0.8}}).status == DOES_NOT_HOLD
-    assert likelihood_verdict(LIKELIHOOD, COMPARE).status == HOLDS
-    assert likelihood_verdict(LIKELIHOOD, {"models": {"flow": {"test_log_px_mean": 800}}}).status \
-        == DOES_NOT_HOLD
+    likelihood = likelihood_verdict(LIKELIHOOD)
+    assert likelihood.status == HOLDS and likelihood.note.endswith("images: digits")
+    assert dict(likelihood.evidence)["BDMC gap at best sigma (nats)"] == 3.5
+    only_flow = {**LIKELIHOOD, "models": {k: v for k, v in LIKELIHOOD["models"].items()
+                                          if k != "gaussian"}}
+    assert likelihood_verdict(only_flow).status == DOES_NOT_HOLD
     assert typicality_verdict(TYPICALITY).status == HOLDS
-    for rule in (manifold_verdict, outliers_verdict, classify_verdict, typicality_verdict):
+    for rule in (manifold_verdict, outliers_verdict, classify_verdict, likelihood_verdict,
+                 typicality_verdict):
         assert rule({}).status == NOT_AVAILABLE
 
 
@@ -108,12 +120,12 @@ def test_report_has_every_section_embedded_figures_and_verdicts(demo_dir: Path) 
         assert f'<section id="{key}">' in html
         assert f"| {key} | holds |" in markdown
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == 7  # one per analysis stage directory, plus the GAN's samples
+    assert len(images) == 6  # one per analysis stage directory, plus the GAN's samples
     assert all(base64.b64decode(data).startswith(b"\x89PNG") for data in images)
     assert not re.search(r'(src|href)="(https?:|//)', html)
     assert html.count("Verdict: holds") == 5
     assert "![manifold figure](manifold/manifold_figure.png)" in markdown
-    assert "| total | 9 |" in markdown.replace("**", "")
+    assert "| total | 7.5 |" in markdown.replace("**", "")
 
 
 def test_report_of_single_analysis_run(tmp_path: Path) -> None:

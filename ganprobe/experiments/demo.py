@@ -8,15 +8,16 @@ Stages, each in its own sub-directory of the demo directory DIR, run in this ord
     manifold         run_manifold       (projection of train, test and generated images)
     outliers         run_outliers       (projection vs 1-NN distance as OOD scores)
     classify         run_classify       (class-conditional GAN vs 1-NN vs the classifier)
-    likelihood       run_likelihood     (AIS log_px, sigma sweep, BDMC gap)
-    compare-density  run_compare_density (the GAN at its best sigma beside the baselines)
-    typicality       run_typicality     (at the best sigma)
+    likelihood       run_compare_density: the whole run_likelihood study (AIS log_px, sigma
+                     sweep on held-out images, BDMC gap) plus the density baselines on the
+                     same images (one run, so the GAN's AIS is not computed twice)
+    typicality       run_typicality     (at the likelihood stage's best sigma)
     report           DIR/report.html and DIR/report.md
 
 A stage is finished once DIR/STAGE/DONE exists (written last, atomically); a rerun of the same
 command skips finished stages and resumes the others (their shards resume inside). Wall times
 per stage go to DIR/timings.json; DIR/summary.json gathers every stage's summary under the keys
-manifold, outliers, classify, likelihood (with compare_density inside), typicality.
+manifold, outliers, classify, likelihood, typicality (and models, timings, report).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from ..config import (
     DemoSettings,
     DensityTrainSettings,
     GanTrainSettings,
-    LikelihoodSettings,
     ManifoldSettings,
     OutlierSettings,
     ProjectionSettings,
@@ -53,7 +53,6 @@ STAGES = (
     "outliers",
     "classify",
     "likelihood",
-    "compare-density",
     "typicality",
     "report",
 )
@@ -111,26 +110,19 @@ def analysis_settings(
             return ClassifySettings.quick(cgan, classifier=models["classifier"], seed=seed)
         return ClassifySettings(generator=cgan, classifier=models["classifier"], limit=50,
                                 train_limit=20000, seed=seed)
-    likelihood_fields: dict[str, Any] = {
-        "generator": gan,
-        "data": [IN_TEST, *OOD_SETS],
-        "ais": _ais(quick),
-        "seed": seed,
-        "device": "cpu",
-    }
-    if quick:
-        likelihood_fields.update(sweep_points=3, sweep_limit=6, limit=8, bdmc=4, shard_size=8)
-    else:
-        likelihood_fields.update(sweep_points=5, sweep_limit=16, limit=32, bdmc=8)
     if stage == "likelihood":
-        return LikelihoodSettings(**likelihood_fields)
-    if best_sigma is None:
-        raise GanprobeError(f"demo stage {stage} needs the likelihood stage's best sigma")
-    if stage == "compare-density":
+        sizes = (
+            {"sweep_points": 3, "sweep_limit": 6, "limit": 8, "bdmc": 4, "shard_size": 8}
+            if quick
+            else {"sweep_points": 5, "sweep_limit": 16, "limit": 32, "bdmc": 8}
+        )
         densities = [f"density:{models[f'density-{name}']}" for name in DENSITY_MODELS]
         return CompareDensitySettings(
-            **{**likelihood_fields, "sigmas": [best_sigma]}, densities=densities
+            generator=gan, data=[IN_TEST, *OOD_SETS], densities=densities, ais=_ais(quick),
+            seed=seed, device="cpu", **sizes,
         )
+    if best_sigma is None:
+        raise GanprobeError(f"demo stage {stage} needs the likelihood stage's best sigma")
     if stage == "typicality":
         return TypicalitySettings(
             generator=gan,
@@ -166,15 +158,11 @@ def train_models(quick: bool, seed: int) -> dict[str, str]:
 
 
 def best_sigma_of(likelihood_summary: dict[str, Any]) -> float:
-    """The sigma with the highest held-out likelihood, from run_likelihood's summary."""
-    for key in ("best_sigma", "sigma_best"):
-        if key in likelihood_summary:
-            return float(likelihood_summary[key])
-    best = likelihood_summary.get("best")
-    if isinstance(best, dict) and "sigma" in best:
-        return float(best["sigma"])
-    raise GanprobeError("the likelihood stage's summary.json has no best sigma; delete "
-                        "its directory in the demo run and rerun the demo")
+    """The sigma with the highest held-out likelihood, from the likelihood stage's summary."""
+    if "best_sigma" not in likelihood_summary:
+        raise GanprobeError("the likelihood stage's summary.json has no best_sigma; delete "
+                            "its directory in the demo run and rerun the demo")
+    return float(likelihood_summary["best_sigma"])
 
 
 def _run_analysis(stage: str, settings: Any, out: Path) -> dict[str, Any]:
@@ -191,10 +179,6 @@ def _run_analysis(stage: str, settings: Any, out: Path) -> dict[str, Any]:
 
         return run_classify(settings, out)
     if stage == "likelihood":
-        from .likelihood import run_likelihood
-
-        return run_likelihood(settings, out)
-    if stage == "compare-density":
         from .likelihood import run_compare_density
 
         return run_compare_density(settings, out)
@@ -237,7 +221,7 @@ def run_demo(settings: DemoSettings, out: Path) -> dict[str, Any]:
         "manifold": results["manifold"],
         "outliers": results["outliers"],
         "classify": results["classify"],
-        "likelihood": {**results["likelihood"], "compare_density": results["compare-density"]},
+        "likelihood": results["likelihood"],
         "typicality": results["typicality"],
         "models": results["models"],
         "timings": json.loads(store.path("timings.json").read_text()),

@@ -1,8 +1,8 @@
 """Gather what a report shows from stored results: summaries, figures, timings, metadata.
 
 A report is built either from a demo directory (one sub-directory per analysis: manifold/,
-outliers/, classify/, likelihood/, compare-density/, typicality/) or from the run directory of a
-single analysis command (its config.json names the command). Nothing is recomputed.
+outliers/, classify/, likelihood/ (a compare-density run), typicality/) or from the run directory
+of a single analysis command (its config.json names the command). Nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GanprobeError
-from .verdicts import CLAIMS, TITLES, VERDICT_RULES, Verdict, likelihood_verdict
+from .verdicts import CLAIMS, TITLES, VERDICT_RULES, Verdict
 
 ANALYSES = ("manifold", "outliers", "classify", "likelihood", "typicality")
 """Report sections, in order; each is also the sub-directory of a demo run holding it."""
-COMPARE_DENSITY_DIR = "compare-density"
+COMPARE_DENSITY = "compare-density"
 MODELS_FILE = "models/models.json"
 """Written by the demo: model kind -> run directory (GAN sample grids are shown from there)."""
 MAX_NUMBER_ROWS = 400
@@ -116,32 +116,17 @@ def _figures(directory: Path, root: Path) -> list[Figure]:
     return figures
 
 
-def _section(
-    key: str, directories: list[Path], root: Path, timings: dict[str, float]
-) -> Section:
-    summaries = [_read_json(d / "summary.json") for d in directories]
-    summary = summaries[0] or {}
-    if key == "likelihood":
-        compare = summaries[1] if len(summaries) > 1 else None
-        verdict = likelihood_verdict(summary, compare)
-    else:
-        verdict = VERDICT_RULES[key](summary)
-    numbers: list[tuple[str, Any]] = []
-    figures: list[Figure] = []
-    for directory, part in zip(directories, summaries, strict=True):
-        label = "" if directory == directories[0] else f"{directory.name}."
-        numbers += [(label + path, value) for path, value in flatten_numbers(part or {})]
-        figures += _figures(directory, root) if directory.is_dir() else []
-    wall = [timings[name] for name in [key, *(d.name for d in directories)] if name in timings]
+def _section(key: str, directory: Path, root: Path, timings: dict[str, float]) -> Section:
+    summary = _read_json(directory / "summary.json") or {}
     return Section(
         key=key,
         title=TITLES[key],
         claim=CLAIMS[key],
-        verdict=verdict,
-        figures=figures,
-        numbers=numbers[:MAX_NUMBER_ROWS],
-        wall_time_s=float(sum(dict.fromkeys(wall))) if wall else None,
-        run_dirs=[str(d) for d in directories if d.is_dir()],
+        verdict=VERDICT_RULES[key](summary),
+        figures=_figures(directory, root) if directory.is_dir() else [],
+        numbers=flatten_numbers(summary)[:MAX_NUMBER_ROWS],
+        wall_time_s=timings.get(key),
+        run_dirs=[str(directory)] if directory.is_dir() else [],
     )
 
 
@@ -156,15 +141,12 @@ def collect(run_dir: str | Path) -> ReportData:
         )
     timings = _read_json(root / "timings.json") or {}
     command = str(config.get("command", ""))
-    if command in ANALYSES or command == COMPARE_DENSITY_DIR:
-        key = "likelihood" if command == COMPARE_DENSITY_DIR else command
-        directories = {key: [root]}
+    if command in ANALYSES or command == COMPARE_DENSITY:
+        key = "likelihood" if command == COMPARE_DENSITY else command
+        directories = {key: root}
     else:
-        directories = {
-            key: [root / key] + ([root / COMPARE_DENSITY_DIR] if key == "likelihood" else [])
-            for key in ANALYSES
-        }
-    sections = [_section(key, dirs, root, timings) for key, dirs in directories.items()]
+        directories = {key: root / key for key in ANALYSES}
+    sections = [_section(key, path, root, timings) for key, path in directories.items()]
     models = _read_json(root / MODELS_FILE) or {}
     model_figures = []
     for kind in ("gan", "cgan"):

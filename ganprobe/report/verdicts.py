@@ -163,36 +163,43 @@ def classify_verdict(summary: Mapping[str, Any], metric: str = "l2") -> Verdict:
     return Verdict(_status(gan < nn), rule, evidence)
 
 
-def likelihood_verdict(
-    likelihood: Mapping[str, Any], compare: Mapping[str, Any] | None = None
-) -> Verdict:
+def likelihood_verdict(summary: Mapping[str, Any]) -> Verdict:
+    """From the summary of `compare-density` (the GAN study plus the density baselines)."""
     rule = (
-        "holds when the GAN's mean test log_px (at its best sigma) is below that of at least "
-        "one non-GAN density model"
+        "holds when at least one non-GAN density model gives the in-distribution test images a "
+        "lower mean bpd (higher likelihood) than the GAN at its best sigma"
     )
-    merged: dict[str, Any] = {**(compare or {}), **likelihood}
-    gan = _number(lookup(merged, "best.test_log_px_mean", "gan.test_log_px_mean"))
-    models = lookup(compare or {}, "models", "baselines") or {}
+    in_name = lookup(summary, "in_distribution")
+    models = lookup(summary, "models") or {}
+    gan_entry = models.get("gan") if isinstance(models, Mapping) else None
+    if in_name is None or not isinstance(gan_entry, Mapping):
+        return Verdict(NOT_AVAILABLE, rule)
+    gan = _number(lookup(gan_entry, "bpd").get(in_name) if lookup(gan_entry, "bpd") else None)
     baselines = {
         str(name): value
         for name, entry in models.items()
-        if isinstance(entry, Mapping)
-        and (value := _number(lookup(entry, "test_log_px_mean", "log_px_mean"))) is not None
+        if name != "gan" and isinstance(entry, Mapping)
+        and (value := _number((entry.get("bpd") or {}).get(in_name))) is not None
     }
     if gan is None or not baselines:
         return Verdict(NOT_AVAILABLE, rule)
-    evidence: list[tuple[str, Any]] = [("GAN mean test log_px (nats)", gan)]
-    sigma = _number(lookup(merged, "best.sigma", "best_sigma"))
-    if sigma is not None:
-        evidence.insert(0, ("best sigma", sigma))
-    evidence += [(f"{name} mean test log_px (nats)", v) for name, v in sorted(baselines.items())]
-    higher_ood = lookup(merged, "ood_higher_than_test", "best.ood_higher_than_test") or {}
-    note = ""
-    if isinstance(higher_ood, Mapping) and higher_ood:
-        more_likely = sorted(str(k) for k, v in higher_ood.items() if v)
-        note = f"OOD sets with higher mean likelihood than test: {', '.join(more_likely) or 'none'}"
-    beaten_by = [name for name, value in baselines.items() if value > gan]
-    return Verdict(_status(bool(beaten_by)), rule, evidence, note)
+    evidence: list[tuple[str, Any]] = [
+        ("best sigma", _number(lookup(summary, "best_sigma"))),
+        (f"GAN mean bpd, {in_name}", gan),
+    ]
+    evidence += [(f"{name} mean bpd, {in_name}", v) for name, v in baselines.items()]
+    gap = _number(lookup(summary, "bdmc.mean_gap"))
+    if gap is not None:
+        evidence.append(("BDMC gap at best sigma (nats)", gap))
+    ood = gan_entry.get("ood") or {}
+    more_likely = [str(k) for k, v in ood.items()
+                   if isinstance(v, Mapping) and v.get("higher_mean_log_px_than_in")]
+    note = (
+        "OOD sets with a higher mean GAN likelihood than the test images: "
+        f"{', '.join(more_likely) or 'none'}"
+    )
+    better = [name for name, value in baselines.items() if value < gan]
+    return Verdict(_status(bool(better)), rule, evidence, note)
 
 
 def typicality_verdict(summary: Mapping[str, Any]) -> Verdict:
@@ -213,9 +220,10 @@ def typicality_verdict(summary: Mapping[str, Any]) -> Verdict:
     return Verdict(_status(fraction < TYPICAL_FRACTION), rule, evidence)
 
 
-VERDICT_RULES: dict[str, Callable[..., Verdict]] = {
+VERDICT_RULES: dict[str, Callable[[Mapping[str, Any]], Verdict]] = {
     "manifold": manifold_verdict,
     "outliers": outliers_verdict,
     "classify": classify_verdict,
+    "likelihood": likelihood_verdict,
     "typicality": typicality_verdict,
 }
