@@ -358,7 +358,8 @@ def project(
             labels = None if class_labels is None else class_labels[start:stop].to(device)
             parts.append(_project_chunk(space, images[start:stop].to(device).float(), labels,
                                         image_ids[start:stop], settings, seed, objective_fn))
-        return _finish(space, images, class_labels, settings, parts, device)
+        return _finish(space, images, class_labels, settings, parts, device,
+                       size * settings.restarts)
     finally:
         if was_training:
             generator.train()
@@ -371,6 +372,7 @@ def _finish(
     settings: ProjectionSettings,
     parts: list[dict[str, torch.Tensor]],
     device: torch.device,
+    size: int,
 ) -> ProjectionResult:
     """Pick each image's best restart and compute every enabled metric on its reconstruction."""
     restarts = settings.restarts
@@ -385,7 +387,6 @@ def _finish(
     l2_parts, lpips_parts = [], []
     lpips_fn = (get_lpips(settings.lpips_net, settings.lpips_backbone, device)
                 if settings.uses_lpips else None)
-    size = max(1, settings.max_chunk_images or 256)
     with torch.no_grad():
         for start in range(0, n, size):
             stop_index = min(n, start + size)
