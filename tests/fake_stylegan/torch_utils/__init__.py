@@ -1,0 +1,1 @@
+"""Stand-in for NVIDIA's torch_utils package."""
