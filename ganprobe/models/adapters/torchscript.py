@@ -9,6 +9,7 @@ otherwise from the scripted module's attributes (latent_dim or z_dim, ...), as f
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -27,7 +28,9 @@ def load_torchscript(target: str, device: str = "cpu") -> ModuleGenerator:
         raise ModelError(f"{spec}: file {path} does not exist")
     extra = {METADATA: ""}
     try:
-        module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        with warnings.catch_warnings():  # torch >= 2.9 marks TorchScript as deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
     except Exception as exc:
         message = " ".join(str(exc).split())[:200]
         raise ModelError(
