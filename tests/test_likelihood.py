@@ -141,3 +141,35 @@ def test_cli_likelihood_and_bad_input(study: dict, tmp_path: Path) -> None:
     ])
     assert bad.exit_code == 2 and "sigma" in bad.output
     assert math.isfinite(summary["at_best_sigma"][study["in"]]["mean_bpd"])
+
+
+def test_run_compare_density_tables_gan_beside_baseline(study: dict, tmp_path: Path) -> None:
+    from ganprobe.config import CompareDensitySettings, DensityTrainSettings
+    from ganprobe.experiments.likelihood import run_compare_density
+    from ganprobe.train.density import train_density
+
+    density_dir = train_density(
+        DensityTrainSettings(model="gaussian", data=study["in"], test_data=None,
+                             train_eval_limit=10),
+        tmp_path / "gaussian",
+    )
+    settings = CompareDensitySettings(
+        generator=study["generator"], data=[study["in"], study["ood"]], sigmas=[0.1, 0.2],
+        sweep_limit=8, limit=8, bdmc=0, ais=FAST_AIS, shard_size=8, device="cpu",
+        densities=[f"density:{density_dir}"],
+    )
+    out = tmp_path / "compare"
+    summary = run_compare_density(settings, out)
+    assert summary["best_sigma"] == TRUE_SIGMA
+    assert "gan" in summary["models"] and len(summary["models"]) == 2
+    assert summary["models"]["gan"]["sigma"] == TRUE_SIGMA
+    baseline = next(m for m in summary["models"] if m != "gan")
+    for model in ("gan", baseline):
+        ood = summary["models"][model]["ood"][study["ood"]]
+        assert 0.0 <= ood["auroc"] <= 1.0 and isinstance(ood["higher_mean_log_px_than_in"], bool)
+        assert math.isfinite(summary["models"][model]["bpd"][study["in"]])
+    table = (out / "bpd_table.csv").read_text().splitlines()
+    assert table[0].startswith("model,group,mean_log_px,mean_bpd")
+    assert len(table) == 1 + 2 * 2
+    for name in ("density.csv", "bpd_vs_sigma.png", "bpd_histograms.png", "likelihood.csv"):
+        assert (out / name).exists()
