@@ -658,6 +658,8 @@ def compare_density_command(
                                       "(density:RUN_DIR, repeatable)."),
     in_spec: str = typer.Option(..., "--in", help="In-distribution test data spec."),
     ood: list[str] = typer.Option([], "--ood", help="OOD data spec (repeatable)."),
+    sweep_from: str = typer.Option(None, "--sweep-from", help="A `likelihood` run dir whose "
+                                   "sigma sweep is plotted beside the baselines."),
     sigma: list[float] = _L["sigma"], out: str = _L["out"], limit: int = _L["limit"],
     sweep_limit: int = _L["sweep_limit"], chains: int = _L["chains"],
     temperatures: int = _L["temperatures"], leapfrog: int = _L["leapfrog"],
@@ -675,7 +677,8 @@ def compare_density_command(
     fields = _likelihood_fields(generator, sigma, limit, sweep_limit, chains, temperatures,
                                 leapfrog, start, two_pass, quick, bdmc, seed, device,
                                 trust_pickle)
-    settings = CompareDensitySettings(data=[in_spec, *ood], densities=list(density), **fields)
+    settings = CompareDensitySettings(data=[in_spec, *ood], densities=list(density),
+                                      sweep_from=sweep_from, **fields)
     summary = run_compare_density(settings, Path(out))
     _print_likelihood(summary, out)
     for row in summary["table"]:

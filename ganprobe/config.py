@@ -342,10 +342,13 @@ class CompareDensitySettings(LikelihoodSettings):
     """`ganprobe compare-density`: the GAN at its best sigma beside non-GAN density models.
 
     densities: density specs (`density:RUN_DIR`); data[0] is the in-distribution test set
-    (`--in`), data[1:] the OOD sets (`--ood`).
+    (`--in`), data[1:] the OOD sets (`--ood`). sweep_from: the directory of an earlier
+    `likelihood` run whose held-out sigma sweep is drawn (with the baselines) in
+    bpd_vs_sigma.png when this run evaluates a single sigma.
     """
 
     densities: list[str] = Field(default_factory=list)
+    sweep_from: str | None = None  # a `likelihood` run dir whose held-out sweep is plotted
 
 
 # --- section: density settings ---------------------------------------------------------------

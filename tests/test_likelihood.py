@@ -173,3 +173,13 @@ def test_run_compare_density_tables_gan_beside_baseline(study: dict, tmp_path: P
     assert len(table) == 1 + 2 * 2
     for name in ("density.csv", "bpd_vs_sigma.png", "bpd_histograms.png", "likelihood.csv"):
         assert (out / name).exists()
+
+
+def test_sweep_from_needs_a_finished_likelihood_run(tmp_path: Path) -> None:
+    from ganprobe.errors import GanprobeError
+    from ganprobe.experiments.likelihood import _sweep_of
+
+    with pytest.raises(GanprobeError, match="--sweep-from"):
+        _sweep_of(tmp_path)
+    (tmp_path / "summary.json").write_text(json.dumps({"sweep": [{"sigma": 0.1}]}))
+    assert _sweep_of(tmp_path) == [{"sigma": 0.1}]

@@ -21,6 +21,7 @@ random draws depend only on (seed, shard name, first item).
 
 from __future__ import annotations
 
+import json
 import math
 import zlib
 from dataclasses import dataclass
@@ -357,10 +358,26 @@ def run_compare_density(settings: CompareDensitySettings, out: Path) -> dict[str
     store.write_csv("bpd_table.csv", table)
     in_name = groups[0].name
     baselines = {name: models[name]["bpd"][in_name] for name in models if name != GAN}
+    if not summary["sweep"] and settings.sweep_from:
+        summary["sweep"] = _sweep_of(Path(settings.sweep_from))
+        summary["sweep_source"] = settings.sweep_from
     _figures(store, summary, log_px_by_model, baselines)
     summary.update({"models": models, "table": table})
     store.write_summary(summary)
     return summary
+
+
+def _sweep_of(run_dir: Path) -> list[dict[str, Any]]:
+    """The held-out sigma sweep stored in a `likelihood` run's summary.json."""
+    path = run_dir / "summary.json"
+    try:
+        sweep = json.loads(path.read_text())["sweep"]
+    except (OSError, KeyError, json.JSONDecodeError) as exc:
+        raise GanprobeError(
+            f"--sweep-from {run_dir}: cannot read the sigma sweep from {path} ({exc}); give "
+            "the directory of a finished `ganprobe likelihood` run"
+        ) from None
+    return list(sweep)
 
 
 def _comparison(
