@@ -688,6 +688,77 @@ def compare_density_command(
 
 # --- section: density commands (train density) ------------------------------------------------
 
+
+@train_app.command("density")
+def train_density_command(
+    model: str = typer.Option(..., "--model", help="gaussian | ppca | vae | flow"),
+    out: str = typer.Option(..., "--out", help="Run directory (rerun to resume)."),
+    data: str = typer.Option("fashion-mnist:train", "--data", help="Training data spec."),
+    test_data: str = typer.Option(
+        "fashion-mnist:test", "--test-data", help="Test data spec ('none' to skip)."
+    ),
+    quick: bool = typer.Option(False, "--quick", help="Small configuration (about a minute)."),
+    limit: int | None = typer.Option(None, "--limit", help="Use at most N training images."),
+    test_limit: int | None = typer.Option(None, "--test-limit", help="Test images scored."),
+    steps: int | None = typer.Option(None, "--steps", help="Optimizer steps (vae, flow)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size (vae, flow)."),
+    lr: float | None = typer.Option(None, "--lr", help="Adam learning rate (vae, flow)."),
+    ridge: float | None = typer.Option(
+        None, "--ridge", help="Gaussian covariance ridge (default: chosen on held-out data)."
+    ),
+    ppca_rank: int | None = typer.Option(None, "--ppca-rank", help="PPCA latent dimension q."),
+    latent_dim: int | None = typer.Option(None, "--latent-dim", help="VAE latent dimension."),
+    fixed_sigma: float | None = typer.Option(
+        None, "--fixed-sigma", help="VAE decoder std, fixed (default: learned)."
+    ),
+    iwae_samples: int | None = typer.Option(None, "--iwae-samples", help="IWAE samples k."),
+    ais_limit: int | None = typer.Option(None, "--ais-limit", help="Images scored by AIS (vae)."),
+    chains: int | None = typer.Option(None, "--chains", help="AIS chains per image (vae)."),
+    temperatures: int | None = typer.Option(None, "--temperatures", help="AIS temperatures."),
+    transforms: int | None = typer.Option(None, "--transforms", help="Flow: MAF transforms."),
+    hidden: int | None = typer.Option(None, "--hidden", help="Flow: hidden units per layer."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+) -> None:
+    """Train a non-GAN density baseline on dequantized data; `density:OUT` then loads it."""
+    import json
+    from pathlib import Path
+
+    from .config import DensityTrainSettings
+    from .train.density import train_density
+
+    given = {
+        "data": data,
+        "test_data": None if test_data.lower() == "none" else test_data,
+        "limit": limit,
+        "test_limit": test_limit,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "gaussian_ridge": ridge,
+        "ppca_rank": ppca_rank,
+        "vae_latent_dim": latent_dim,
+        "iwae_samples": iwae_samples,
+        "ais_limit": ais_limit,
+        "flow_transforms": transforms,
+        "flow_hidden": hidden,
+        "seed": seed,
+        "device": device,
+    }
+    if fixed_sigma is not None:
+        given.update(vae_sigma=fixed_sigma, vae_learn_sigma=False)
+    values = {k: v for k, v in given.items() if v is not None}
+    values["test_data"] = given["test_data"]
+    base = DensityTrainSettings.quick(model) if quick else DensityTrainSettings(model=model)
+    if chains is not None or temperatures is not None:
+        ais = {"chains": chains, "temperatures": temperatures}
+        values["ais"] = {**base.ais.model_dump(), **{k: v for k, v in ais.items() if v is not None}}
+    settings = DensityTrainSettings(**{**base.model_dump(), **values})
+    run_dir = train_density(settings, Path(out))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    bpd = ", ".join(f"{g} {s['bpd']:.3f}" for g, s in summary["groups"].items())
+    console.print(f"density model: density:{run_dir}  bpd ({bpd})")
+
 # --- section: typicality, report, demo --------------------------------------------------------
 
 

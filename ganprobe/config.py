@@ -387,13 +387,13 @@ class DensityTrainSettings(Settings):
     # vae: Gaussian decoder N(x; decoder(z), sigma^2 I), sigma one learned scalar (model space)
     vae_architecture: Literal["conv", "linear"] = "conv"
     vae_latent_dim: int = Field(16, ge=1)
-    vae_channels: int = Field(32, ge=1)
+    vae_channels: int = Field(16, ge=1)
     vae_learn_sigma: bool = True
     vae_sigma: float = Field(0.1, gt=0.0, description="initial (or fixed) decoder std")
     vae_steps: int = Field(1500, ge=1)
     iwae_samples: int = Field(64, ge=1)
     iwae_limit: int | None = Field(1000, ge=1, description="test images for ELBO / IWAE")
-    ais_limit: int | None = Field(100, ge=1, description="test images for AIS log_px")
+    ais_limit: int | None = Field(50, ge=1, description="images per group scored by AIS")
     ais: AISSettings = Field(default_factory=AISSettings, description="VAE log_px by AIS")
     # flow: zuko MAF over the logit of the dequantized image
     flow_transforms: int = Field(5, ge=1)

@@ -46,7 +46,7 @@ def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> tor
     x: [N, ...] model-space images; returns the same shape and dtype.
     """
     noise = torch.rand(x.shape, generator=generator, dtype=torch.float64) - 0.5
-    return (x.to(torch.float64) + noise * LEVEL_WIDTH).to(x.dtype)
+    return (x.to(torch.float64) + noise.to(x.device) * LEVEL_WIDTH).to(x.dtype)
 
 
 def gaussian_log_norm(dim: int) -> float:

@@ -191,14 +191,23 @@ class VAEDensity:
         self.batch_size = batch_size
 
     def log_px(self, x: torch.Tensor, ais: Any = None, seed: int | None = None) -> torch.Tensor:
-        """AIS estimate of log p(x) (an unbiased estimate of p(x), so a stochastic lower bound
-        of log p(x)) for images x [N, C, H, W]: float64 [N], nats."""
+        """AIS estimate of log p(x) for images x [N, C, H, W]: float64 [N], nats. (The estimate
+        of p(x) is unbiased, so log_px is a stochastic lower bound of log p(x).)"""
+        return self.ais_estimate(x, ais, seed)["log_px"]
+
+    def ais_estimate(
+        self, x: torch.Tensor, ais: Any = None, seed: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """AIS (`ganprobe.inference.ais.ais_log_px`, settings `ais` or this model's default)
+        for images x [N, C, H, W], `batch_size` images per call: {"log_px": float64 [N] nats,
+        "ess": [N] effective sample size of the chains, "acceptance": [N] mean HMC acceptance}.
+        """
         from ...config import AISSettings
         from ...inference.ais import ais_log_px
 
         settings = ais or self.ais or AISSettings()
         generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
-        parts = []
+        parts: dict[str, list[torch.Tensor]] = {"log_px": [], "ess": [], "acceptance": []}
         with frozen(self.vae):
             for start in range(0, x.shape[0], self.batch_size):
                 batch = x[start : start + self.batch_size]
@@ -206,8 +215,9 @@ class VAEDensity:
                     self.vae.log_prior, self.vae.log_likelihood, self.vae.latent_dim,
                     batch, settings, generator=generator,
                 )
-                parts.append(torch.as_tensor(result.log_px, dtype=torch.float64))
-        return torch.cat(parts)
+                for key, values in parts.items():
+                    values.append(torch.as_tensor(getattr(result, key), dtype=torch.float64))
+        return {key: torch.cat(values) for key, values in parts.items()}
 
     @torch.no_grad()
     def iwae(self, x: torch.Tensor, samples: int = 64, seed: int = 0) -> torch.Tensor:
