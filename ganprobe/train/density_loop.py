@@ -86,6 +86,7 @@ def train_iterative(
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
             optimizer.step()
+            loss = loss.detach()
             history.loss[step] = float(loss)
             done = step + 1
             if done % checkpoint_every == 0 or done == steps:
