@@ -81,7 +81,7 @@ class GanTrainSettings(Settings):
     limit: int | None = Field(None, ge=1, description="use at most this many training images")
     conditional: bool = Field(False, description="class-conditional generator (needs labels)")
     latent_dim: int = Field(64, ge=1)
-    width: int = Field(32, ge=1, description="channels at full resolution")
+    width: int = Field(16, ge=1, description="channels at full resolution")
     embed_dim: int = Field(16, ge=1, description="class embedding size (conditional)")
     steps: int = Field(1500, ge=1, description="generator updates (one D update each)")
     batch_size: int = Field(64, ge=2)
@@ -97,7 +97,7 @@ class GanTrainSettings(Settings):
     @classmethod
     def quick(cls, **overrides: object) -> GanTrainSettings:
         """A tiny configuration (~30 s on 2 CPU cores) for quick demos and smoke tests."""
-        values: dict[str, object] = {"steps": 300, "width": 16, "limit": 10000}
+        values: dict[str, object] = {"steps": 300, "limit": 10000}
         values.update(overrides)
         return cls(**values)
 

@@ -44,7 +44,7 @@ class DCGANConfig:
     image_shape: tuple[int, int, int] = (1, 28, 28)
     latent_dim: int = 64
     num_classes: int = 0
-    width: int = 32
+    width: int = 16
     embed_dim: int = 16
 
     def __post_init__(self) -> None:
