@@ -80,6 +80,17 @@ def test_ppca_closed_form_is_the_maximum_likelihood():
     assert full.log_px(x).mean() >= model.log_px(x).mean()
 
 
+@pytest.mark.parametrize("kind", ["gaussian", "ppca"])
+def test_samples_have_the_model_mean_and_covariance(kind):
+    x = correlated_images(200)
+    model = GaussianDensity.fit(x, ridge=1e-3) if kind == "gaussian" else PPCADensity.fit(x, 2)
+    samples = model.sample(20000, torch.Generator().manual_seed(0)).double().reshape(20000, -1)
+    assert samples.shape == (20000, 6)
+    torch.testing.assert_close(samples.mean(0), model.mean, rtol=0, atol=0.05)
+    cov = torch.cov(samples.T)
+    torch.testing.assert_close(cov, model.covariance, rtol=0, atol=0.05)
+
+
 def test_ppca_with_rank_d_minus_1_is_the_full_gaussian():
     x = correlated_images(100)
     ppca, full = PPCADensity.fit(x, rank=5), GaussianDensity.fit(x, ridge=0.0)

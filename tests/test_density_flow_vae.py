@@ -41,12 +41,12 @@ def test_logit_preprocessing_log_det_matches_autograd_jacobian(alpha):
     assert torch.linalg.slogdet(jac).logabsdet.item() == pytest.approx(log_det.item(), abs=1e-10)
 
 
-def randomized_flow(image_shape, seed: int = 0) -> FlowDensity:
+def randomized_flow(image_shape, seed: int = 0, scale: float = 0.3) -> FlowDensity:
     torch.manual_seed(seed)
     flow = FlowDensity(image_shape, transforms=2, hidden=16, alpha=0.01).double()
     with torch.no_grad():
         for p in flow.parameters():
-            p.add_(0.3 * torch.randn_like(p))
+            p.add_(scale * torch.randn_like(p))
     return flow
 
 
@@ -65,6 +65,16 @@ def test_flow_is_zero_outside_its_support():
     x = torch.tensor([[[[0.0, 1.01]]], [[[SUPPORT_LOW - 1e-3, 0.0]]], [[[0.5, -0.5]]]])
     log_px = flow.log_px(x.double())
     assert log_px[0] == -math.inf and log_px[1] == -math.inf and torch.isfinite(log_px[2])
+
+
+def test_flow_samples_invert_the_forward_map():
+    flow = randomized_flow((1, 1, 3), scale=0.1)
+    g = torch.Generator().manual_seed(0)
+    x = flow.sample(5, g)
+    u = torch.randn(5, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    h, _ = logit_transform(x.flatten(1), flow.alpha)
+    torch.testing.assert_close(flow.flow().transform(h), u, rtol=0, atol=1e-8)
+    assert ((x >= SUPPORT_LOW) & (x <= SUPPORT_HIGH)).all()
 
 
 def test_flow_save_load_round_trip(tmp_path):

@@ -6,7 +6,8 @@
 Run directory: config.json, model.json + model.safetensors (`density:RUN_DIR`), log_px.csv
 (per image: group, index, label, log_px, bpd; for the VAE also elbo and iwae, and log_px = AIS
 on the first `ais_limit` images), loss.csv and loss.png (iterative models), summary.json
-(train / test bpd and per-model facts), timings.json. Scores are of dequantized images (fixed
+(train / test bpd and per-model facts), samples.png (36 draws x ~ p(x), noise included,
+clipped to [-1, 1] for display), timings.json. Scores are of dequantized images (fixed
 noise, seeded), the convention of the literature. A killed run resumes: training from its
 checkpoint, scoring by finished shards; a finished run returns at once.
 """
@@ -31,7 +32,7 @@ from ..parallel import run_sharded
 from ..store import RunStore, Timer
 from ..units import bits_per_dim
 from ..utils import resolve_device
-from .common import CHECKPOINT, load_training_images
+from .common import CHECKPOINT, load_training_images, save_image_grid
 from .density_loop import train_iterative
 from .density_plots import plot_training_loss
 from .flow import build_flow, flow_loss
@@ -39,6 +40,8 @@ from .vae import build_vae, vae_loss
 
 COMMAND = "train density"
 SUMMARY = "summary.json"
+SAMPLES = "samples.png"
+SAMPLE_COUNT = 36
 
 
 def train_density(settings: DensityTrainSettings, out: Path) -> Path:
@@ -47,6 +50,7 @@ def train_density(settings: DensityTrainSettings, out: Path) -> Path:
     out = Path(out)
     store = RunStore.open(out, COMMAND, settings, seed=settings.seed)
     if (out / SUMMARY).exists() and (out / META_FILE).exists():
+        _write_samples(load_density(f"density:{out}"), store, settings.seed)
         return out
     train = load_training_images(settings.data, settings.limit, settings.seed, need_labels=False)
     facts: dict[str, Any] = {}
@@ -84,7 +88,15 @@ def train_density(settings: DensityTrainSettings, out: Path) -> Path:
         **facts,
     }
     store.write_summary(summary)
+    _write_samples(model, store, settings.seed)
     return out
+
+
+def _write_samples(model: Any, store: RunStore, seed: int) -> None:
+    """samples.png: SAMPLE_COUNT draws of the model (once per run)."""
+    if not store.path(SAMPLES).exists():
+        samples = model.sample(SAMPLE_COUNT, torch.Generator().manual_seed(seed))
+        save_image_grid(samples.float().clamp(-1, 1), store.path(SAMPLES), columns=6)
 
 
 def _head(images: ImageSet, limit: int) -> ImageSet:

@@ -93,6 +93,16 @@ class FlowDensity(nn.Module):
         ]
         return torch.cat(parts).to(torch.float64)
 
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws of the model: h = flow^{-1}(u), u ~ N(0, I), then the inverse of the logit
+        preprocessing; [n, C, H, W] in model space. (D sequential passes: slow for big D.)"""
+        dtype = next(self.parameters()).dtype
+        u = torch.randn(n, self.dim, generator=generator, dtype=dtype)
+        h = self.flow().transform.inv(u)
+        y = (torch.sigmoid(h) - self.alpha) / (1.0 - 2.0 * self.alpha)
+        return (y / _Y_SCALE + SUPPORT_LOW).reshape(n, *self.image_shape)
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments (JSON) that rebuild this flow."""
         return {

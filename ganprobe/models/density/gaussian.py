@@ -108,6 +108,11 @@ class GaussianDensity:
         log_det = 2.0 * self.cholesky.diagonal().log().sum()
         return gaussian_log_norm(self.mean.numel()) - 0.5 * (log_det + white.pow(2).sum(0))
 
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws x ~ N(mean, covariance): float32 [n, C, H, W] in model space."""
+        eps = torch.randn(n, self.mean.numel(), generator=generator, dtype=torch.float64)
+        return (self.mean + eps @ self.cholesky.T).float().reshape(n, *self.image_shape)
+
     def save(self, run_dir: Path) -> None:
         save_model_files(
             run_dir, "gaussian", self.image_shape,

@@ -77,6 +77,13 @@ class PPCADensity:
         log_det = log_det + 2.0 * inner_cholesky.diagonal().log().sum()
         return gaussian_log_norm(dim) - 0.5 * (log_det + quad)
 
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws x = W z + mean + sigma eps: float32 [n, C, H, W] in model space."""
+        z = torch.randn(n, self.rank, generator=generator, dtype=torch.float64)
+        eps = torch.randn(n, self.mean.numel(), generator=generator, dtype=torch.float64)
+        rows = self.mean + z @ self.weight.T + self.sigma2**0.5 * eps
+        return rows.float().reshape(n, *self.image_shape)
+
     def save(self, run_dir: Path) -> None:
         save_model_files(
             run_dir, "ppca", self.image_shape,

@@ -234,6 +234,13 @@ class VAEDensity:
         generator = torch.Generator().manual_seed(seed)
         return self.vae.elbo(x, generator).to(torch.float64)
 
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws x = decoder(z) + sigma eps, z ~ N(0, I): [n, C, H, W] in model space."""
+        z = self.vae.sample_latent(n, generator)
+        mean = self.vae.decode(z)
+        return mean + self.vae.sigma * torch.randn(mean.shape, generator=generator)
+
     def save(self, run_dir: Path) -> None:
         save_model_files(
             run_dir, "vae", self.image_shape, self.vae.state_dict(), **self.vae.config()
