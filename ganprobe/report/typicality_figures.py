@@ -26,7 +26,7 @@ def log_px_histograms(
 ) -> Path:
     """Overlaid density histograms of log_px (nats; or bpd on a twin axis label when `dim` is
     given) for the model's samples [S] and each group [N_g], with the typical band shaded."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(9.0, 4.2), dpi=110)
     everything = [np.asarray(sample_log_px, dtype=float)] + [
         np.asarray(v, dtype=float) for v in group_log_px.values()
     ]
@@ -45,7 +45,7 @@ def log_px_histograms(
     ax.set_xlabel("log p_sigma(x)  [nats, model space]")
     ax.set_ylabel("density")
     ax.set_title("Log-likelihood of model samples and data under the GAN")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if dim:
         ax.text(0.01, 0.97, f"D = {dim}", transform=ax.transAxes, va="top", fontsize=8)
     fig.tight_layout()
@@ -59,7 +59,7 @@ def latent_norm_histograms(
 ) -> Path:
     """Histograms of recovered-latent norms [N_g] per group against the chi(latent_dim) pdf of
     the prior's norms."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=110)
+    fig, ax = plt.subplots(figsize=(8.0, 3.8), dpi=110)
     values = np.concatenate([np.asarray(v, dtype=float) for v in norms.values()])
     chi = stats.chi(df=latent_dim)
     low = min(float(values.min()), chi.ppf(0.001))
@@ -72,7 +72,7 @@ def latent_norm_histograms(
     ax.set_xlabel("||z|| of projected latents")
     ax.set_ylabel("density")
     ax.set_title("Latent view: norms of recovered latents vs the prior")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
