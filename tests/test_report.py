@@ -149,3 +149,16 @@ def test_flatten_and_format() -> None:
     assert rows == [("a.b", 1.23456), ("a.c", [1, 2]), ("e", None)]
     assert format_value(1.23456) == "1.235" and format_value(None) == "n/a"
     assert format_value([0.5, True]) == "[0.5, yes]"
+
+
+def test_report_cli(demo_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ganprobe.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", str(demo_dir)])
+    assert result.exit_code == 0, result.output
+    assert (demo_dir / "report.html").exists() and (demo_dir / "report.md").exists()
+    missing = runner.invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "config.json" in missing.output
