@@ -81,61 +81,68 @@ def model_settings(quick: bool, seed: int) -> dict[str, Any]:
 
 
 def _ais(quick: bool) -> AISSettings:
-    return AISSettings(chains=2, temperatures=20, leapfrog=3, mode_steps=40) if quick \
-        else AISSettings(chains=4, temperatures=60, leapfrog=4, mode_steps=80)
+    """AIS for the demo: Laplace start, so few temperatures suffice (BDMC reports the gap)."""
+    if quick:
+        return AISSettings(chains=2, temperatures=20, leapfrog=3, mode_steps=40)
+    return AISSettings(chains=4, temperatures=40, leapfrog=4, mode_steps=60)
 
 
-def _projection(quick: bool) -> ProjectionSettings:
-    return ProjectionSettings.quick() if quick else ProjectionSettings(restarts=3, steps=200)
+def _projection(quick: bool, restarts: int = 2) -> ProjectionSettings:
+    if quick:
+        return ProjectionSettings.quick(restarts=min(restarts, 2))
+    return ProjectionSettings(restarts=restarts, steps=150)
+
+
+# Sizes of the default (non-quick) study, chosen so that `ganprobe demo` fits in about 30
+# minutes on 2 CPU cores; the projection and AIS settings above set the cost per image.
+FULL_SIZES: dict[str, dict[str, Any]] = {
+    "manifold": {"limit": 64, "generated": 64, "shard_size": 32},
+    "outliers": {"limit": 64, "train_limit": 20000, "shard_size": 32},
+    "classify": {"limit": 40, "train_limit": 20000, "shard_size": 20},
+    "likelihood": {"sweep_points": 4, "sweep_limit": 12, "limit": 20, "bdmc": 8,
+                   "shard_size": 10},
+    "typicality": {"samples": 64, "limit": 20, "latent_limit": 20, "shard_size": 16},
+}
+QUICK_SIZES: dict[str, dict[str, Any]] = {
+    "likelihood": {"sweep_points": 3, "sweep_limit": 6, "limit": 8, "bdmc": 4, "shard_size": 8},
+    "typicality": {"samples": 24, "limit": 8, "latent_limit": 8, "shard_size": 24},
+}
 
 
 def analysis_settings(
     stage: str, quick: bool, seed: int, models: dict[str, str], best_sigma: float | None
 ) -> Any:
     """Settings of analysis `stage` for the default study; `models` maps cache kinds to run
-    directories; `best_sigma` (from the likelihood stage) is needed by later stages."""
+    directories; `best_sigma` (from the likelihood stage) is needed by the typicality stage.
+    Quick runs use each engineer's `quick()` variant (or QUICK_SIZES), full runs FULL_SIZES."""
     gan, cgan = f"builtin:{models['gan']}", f"builtin:{models['cgan']}"
+    sizes = (QUICK_SIZES if quick else FULL_SIZES).get(stage, {})
     if stage == "manifold":
         if quick:
             return ManifoldSettings.quick(gan, seed=seed)
-        return ManifoldSettings(generator=gan, limit=100, generated=100,
-                                projection=_projection(quick), seed=seed)
+        return ManifoldSettings(generator=gan, projection=_projection(quick), seed=seed, **sizes)
     if stage == "outliers":
         if quick:
             return OutlierSettings.quick(gan, ood=list(OOD_SETS), seed=seed)
-        return OutlierSettings(generator=gan, limit=100, train_limit=20000,
-                               projection=_projection(quick), seed=seed)
+        return OutlierSettings(generator=gan, ood=list(OOD_SETS),
+                               projection=_projection(quick), seed=seed, **sizes)
     if stage == "classify":
         if quick:
             return ClassifySettings.quick(cgan, classifier=models["classifier"], seed=seed)
-        return ClassifySettings(generator=cgan, classifier=models["classifier"], limit=50,
-                                train_limit=20000, seed=seed)
+        return ClassifySettings(generator=cgan, classifier=models["classifier"],
+                                projection=_projection(quick, restarts=1), seed=seed, **sizes)
     if stage == "likelihood":
-        sizes = (
-            {"sweep_points": 3, "sweep_limit": 6, "limit": 8, "bdmc": 4, "shard_size": 8}
-            if quick
-            else {"sweep_points": 5, "sweep_limit": 16, "limit": 32, "bdmc": 8}
-        )
         densities = [f"density:{models[f'density-{name}']}" for name in DENSITY_MODELS]
         return CompareDensitySettings(
             generator=gan, data=[IN_TEST, *OOD_SETS], densities=densities, ais=_ais(quick),
             seed=seed, device="cpu", **sizes,
         )
-    if best_sigma is None:
-        raise GanprobeError(f"demo stage {stage} needs the likelihood stage's best sigma")
     if stage == "typicality":
+        if best_sigma is None:
+            raise GanprobeError("demo stage typicality needs the likelihood stage's best sigma")
         return TypicalitySettings(
-            generator=gan,
-            sigma=best_sigma,
-            data=[IN_TRAIN, IN_TEST, *OOD_SETS],
-            samples=24 if quick else 96,
-            limit=8 if quick else 32,
-            ais=_ais(quick),
-            latent_limit=8 if quick else 32,
-            projection=_projection(quick),
-            shard_size=24 if quick else 32,
-            seed=seed,
-            device="cpu",
+            generator=gan, sigma=best_sigma, data=[IN_TRAIN, IN_TEST, *OOD_SETS],
+            ais=_ais(quick), projection=_projection(quick), seed=seed, device="cpu", **sizes,
         )
     raise ValueError(f"unknown demo stage {stage!r}")
 
