@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..config import DensityTrainSettings
+from ..data.grid import save_image_grid
 from ..data.imageset import ImageSet
 from ..models.density import load_density
 from ..models.density.base import META_FILE, dequantize
@@ -32,7 +33,7 @@ from ..parallel import run_sharded
 from ..store import RunStore, Timer
 from ..units import bits_per_dim
 from ..utils import resolve_device
-from .common import CHECKPOINT, load_training_images, save_image_grid
+from .common import CHECKPOINT, load_training_images
 from .density_loop import train_iterative
 from .density_plots import plot_training_loss
 from .flow import build_flow, flow_loss
@@ -96,7 +97,7 @@ def _write_samples(model: Any, store: RunStore, seed: int) -> None:
     """samples.png: SAMPLE_COUNT draws of the model (once per run)."""
     if not store.path(SAMPLES).exists():
         samples = model.sample(SAMPLE_COUNT, torch.Generator().manual_seed(seed))
-        save_image_grid(samples.float().clamp(-1, 1), store.path(SAMPLES), columns=6)
+        save_image_grid(samples.float().clamp(-1, 1), store.path(SAMPLES), nrow=6)
 
 
 def _head(images: ImageSet, limit: int) -> ImageSet:
