@@ -25,6 +25,8 @@ from ganprobe.experiments.demo import STAGES, analysis_settings, best_sigma_of, 
 ANALYSES = ("manifold", "outliers", "classify", "likelihood", "typicality")
 KILL_AFTER = "manifold"
 DEMO_TIMEOUT_S = 900
+CACHE_ENV = "GANPROBE_TEST_DEMO_CACHE"
+"""Set it to a model cache to reuse trained models across local runs (default: a fresh one)."""
 
 
 def _demo_command(out: Path) -> list[str]:
@@ -51,7 +53,7 @@ def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
     record = base / "record.json"
     if record.exists():  # already run by another test module in this session
         return {**json.loads(record.read_text()), "out": base / "demo"}
-    out, env = base / "demo", _environment(base / "cache")
+    out, env = base / "demo", _environment(Path(os.environ.get(CACHE_ENV, base / "cache")))
     base.mkdir(parents=True, exist_ok=True)
     log = (base / "first.log").open("w")
     started = time.perf_counter()
