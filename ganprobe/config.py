@@ -151,7 +151,8 @@ class ProjectionSettings(Settings):
     LPIPS is reported too when the loss uses it or report_lpips is set. tolerance: an image stops
     once its rmse (LPIPS for loss 'lpips') is below it. lr schedule: linear warm-up over
     warmup_fraction of the steps, then cosine decay to final_lr_fraction * lr. prior_weight:
-    weight of the penalty -log p(z) (space 'z' only). memory_budget_mb bounds one chunk's
+    weight of the penalty -log p(z) (space 'z' only). lr: peak step size (default: see
+    `step_size`). memory_budget_mb bounds one chunk's
     estimated peak memory; max_chunk_images caps a chunk's image count.
     """
 
@@ -161,9 +162,9 @@ class ProjectionSettings(Settings):
     report_lpips: bool = False
     lpips_net: Literal["alex", "vgg"] = "alex"
     lpips_backbone: Literal["imagenet", "random"] = "imagenet"
-    restarts: int = Field(4, ge=1)
+    restarts: int = Field(2, ge=1)
     steps: int = Field(300, ge=1)
-    lr: float = Field(0.1, gt=0)
+    lr: float | None = Field(None, gt=0)
     warmup_fraction: float = Field(0.05, ge=0, lt=1)
     final_lr_fraction: float = Field(0.01, ge=0, le=1)
     prior_weight: float = Field(0.0, ge=0)
@@ -173,6 +174,14 @@ class ProjectionSettings(Settings):
     device: str = "cpu"
 
     @property
+    def step_size(self) -> float:
+        """Peak Adam step size: lr, else 1.0 in z (z ~ N(0, I), |z| ~ sqrt(d): latents travel
+        far; measured best on the built-in DCGAN) and 0.1 in w / w+ (StyleGAN's projector)."""
+        if self.lr is not None:
+            return self.lr
+        return 1.0 if self.space == "z" else 0.1
+
+    @property
     def uses_lpips(self) -> bool:
         """Whether LPIPS is optimised or reported."""
         return self.loss != "l2" or self.report_lpips
@@ -180,7 +189,7 @@ class ProjectionSettings(Settings):
     @classmethod
     def quick(cls, **overrides: object) -> ProjectionSettings:
         """Few restarts and steps, for smoke runs and the demo's --quick mode."""
-        return cls(**{"restarts": 2, "steps": 60, "lr": 0.1, **overrides})
+        return cls(**{"restarts": 1, "steps": 150, **overrides})
 
 
 class ProjectSettings(Settings):
@@ -205,8 +214,8 @@ class ManifoldSettings(Settings):
 
     generator: str
     data: list[str] = Field(default_factory=lambda: ["fashion-mnist:train", "fashion-mnist:test"])
-    limit: int | None = Field(200, ge=1)
-    generated: int = Field(200, ge=1)
+    limit: int | None = Field(100, ge=1)
+    generated: int = Field(100, ge=1)
     projection: ProjectionSettings = Field(default_factory=ProjectionSettings)
     shard_size: int = Field(50, ge=1)
     grid_count: int = Field(8, ge=1)
@@ -217,8 +226,8 @@ class ManifoldSettings(Settings):
 
     @classmethod
     def quick(cls, generator: str, **overrides: object) -> ManifoldSettings:
-        return cls(**{"generator": generator, "limit": 24, "generated": 24,
-                      "projection": ProjectionSettings.quick(), "shard_size": 24, **overrides})
+        return cls(**{"generator": generator, "limit": 16, "generated": 16,
+                      "projection": ProjectionSettings.quick(), "shard_size": 16, **overrides})
 
 
 class OutlierSettings(Settings):
@@ -232,7 +241,7 @@ class OutlierSettings(Settings):
         default_factory=lambda: ["digits", "ood:constant", "ood:noise", "ood:vflip"]
     )
     train: str = "fashion-mnist:train"
-    limit: int | None = Field(200, ge=1)
+    limit: int | None = Field(100, ge=1)
     train_limit: int | None = Field(None, ge=1)
     projection: ProjectionSettings = Field(default_factory=ProjectionSettings)
     nn_memory_budget_mb: float = Field(512.0, gt=0)
@@ -243,8 +252,8 @@ class OutlierSettings(Settings):
 
     @classmethod
     def quick(cls, generator: str, **overrides: object) -> OutlierSettings:
-        return cls(**{"generator": generator, "limit": 24, "train_limit": 2000,
-                      "projection": ProjectionSettings.quick(), "shard_size": 24, **overrides})
+        return cls(**{"generator": generator, "limit": 16, "train_limit": 2000,
+                      "projection": ProjectionSettings.quick(), "shard_size": 16, **overrides})
 
 
 class ClassifySettings(Settings):
@@ -255,10 +264,10 @@ class ClassifySettings(Settings):
     data: str = "fashion-mnist:test"
     train: str = "fashion-mnist:train"
     classifier: str | None = None
-    limit: int | None = Field(100, ge=1)
+    limit: int | None = Field(50, ge=1)
     train_limit: int | None = Field(None, ge=1)
     projection: ProjectionSettings = Field(
-        default_factory=lambda: ProjectionSettings(restarts=2, steps=200)
+        default_factory=lambda: ProjectionSettings(restarts=1, steps=200)
     )
     nn_memory_budget_mb: float = Field(512.0, gt=0)
     shard_size: int = Field(20, ge=1)
@@ -268,9 +277,9 @@ class ClassifySettings(Settings):
 
     @classmethod
     def quick(cls, generator: str, **overrides: object) -> ClassifySettings:
-        return cls(**{"generator": generator, "limit": 20, "train_limit": 2000,
-                      "projection": ProjectionSettings.quick(restarts=1, steps=40),
-                      "shard_size": 20, **overrides})
+        return cls(**{"generator": generator, "limit": 10, "train_limit": 2000,
+                      "projection": ProjectionSettings.quick(steps=60),
+                      "shard_size": 10, **overrides})
 
 
 # --- section: likelihood settings ------------------------------------------------------------
@@ -285,7 +294,8 @@ class AISSettings(Settings):
     temperature, the measured pass reuses them frozen. start: 'laplace' anneals from a Gaussian
     around the posterior mode (found by `mode_steps` Adam steps of rate `mode_lr` from
     `mode_restarts` prior draws; covariance = inverse Hessian, eigenvalues of the precision
-    floored at `precision_floor`, scaled by `laplace_scale`^2), 'prior' from p(z).
+    floored at `precision_floor`, scaled by `laplace_scale`^2; with laplace_components > 1 a
+    mixture over the best restarts' modes, weighted by Laplace evidence), 'prior' from p(z).
     """
 
     chains: int = Field(8, ge=1)
@@ -304,6 +314,7 @@ class AISSettings(Settings):
     mode_restarts: int = Field(2, ge=1)
     precision_floor: float = Field(0.5, gt=0)
     laplace_scale: float = Field(1.0, gt=0)
+    laplace_components: int = Field(1, ge=1)
 
     @classmethod
     def quick(cls) -> AISSettings:

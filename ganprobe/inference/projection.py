@@ -85,14 +85,16 @@ def latent_seed(seed: int, image_id: int, restart: int) -> int:
 
 def learning_rate(step: int, steps: int, settings: ProjectionSettings) -> float:
     """Step size at step t (0-based) of `steps`: linear warm-up over the first
-    ceil(warmup_fraction * steps) steps, then cosine decay from lr to final_lr_fraction * lr."""
+    ceil(warmup_fraction * steps) steps, then cosine decay from the peak (settings.step_size)
+    to final_lr_fraction times it."""
     warmup = math.ceil(settings.warmup_fraction * steps)
+    peak = settings.step_size
     if step < warmup:
-        return settings.lr * (step + 1) / warmup
+        return peak * (step + 1) / warmup
     span = max(1, steps - warmup - 1)
     progress = min(1.0, (step - warmup) / span)
     floor = settings.final_lr_fraction
-    return settings.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def generator_device(generator: object) -> torch.device:
