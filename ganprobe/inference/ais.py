@@ -256,6 +256,7 @@ def make_start(
         precision_floor=settings.precision_floor,
         scale=settings.laplace_scale,
         generator=generator,
+        components=settings.laplace_components,
     )
 
 

@@ -184,38 +184,109 @@ def laplace_start(
     scale: float = 1.0,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
-) -> GaussianStart:
+    components: int = 1,
+) -> GaussianStart | GaussianMixtureStart:
     """Laplace approximation N(z*, scale^2 H^-1) of each image's posterior (module docstring).
 
     log_prior(z [M, d]) -> [M]; log_likelihood(z [M, d], x [M, C, H, W]) -> [M]; x [N, C, H, W].
-    The mode is searched from `restarts` N(0, I) draws per image and the best kept.
-    Returns a GaussianStart with N rows (on x's device).
+    The mode is searched from `restarts` N(0, I) draws per image. components = 1: the best
+    mode, a GaussianStart with N rows. components > 1: the best `components` restarts' modes
+    (at most `restarts`), each with its own Laplace Gaussian, weighted by their Laplace
+    evidence exp(log_joint(z_r)) det(H_r)^(-1/2): a GaussianMixtureStart (covers a
+    multimodal posterior). Everything on x's device.
     """
     num_images = x.shape[0]
+    components = max(1, min(components, restarts))
     x_restarts = x.repeat_interleave(restarts, dim=0)
+    x_components = x.repeat_interleave(components, dim=0)
 
     def joint_restarts(z: torch.Tensor) -> torch.Tensor:
         return log_prior(z) + log_likelihood(z, x_restarts)
 
     def joint(z: torch.Tensor) -> torch.Tensor:
-        return log_prior(z) + log_likelihood(z, x)
+        return log_prior(z) + log_likelihood(z, x_components)
 
     prior = StandardNormalStart(latent_dim, device=x.device, dtype=dtype)
     z0 = prior.sample(num_images, restarts, generator)
     z_best, value = find_mode(joint_restarts, z0, steps, lr)
-    value = value.view(num_images, restarts)
-    pick = value.argmax(dim=1) + torch.arange(num_images, device=value.device) * restarts
-    z_mode = z_best[pick]
-    value, grad, hessian = log_joint_hessian(joint, z_mode)
+    order = value.view(num_images, restarts).argsort(dim=1, descending=True)[:, :components]
+    rows = (order + torch.arange(num_images, device=order.device)[:, None] * restarts).flatten()
+    z_mode, precision = _laplace_at(joint, z_best[rows], precision_floor, dtype)
+    chol = torch.linalg.cholesky(precision / scale**2)
+    if components == 1:
+        return GaussianStart(mean=z_mode, precision_cholesky=chol, dtype=dtype)
+    with torch.no_grad():
+        log_joint_mode = torch.nan_to_num(joint(z_mode).double(), nan=-torch.inf)
+    log_det_cov = -2 * torch.diagonal(chol, dim1=-2, dim2=-1).log().sum(-1)
+    log_evidence = (log_joint_mode + 0.5 * log_det_cov).view(num_images, components)
+    return GaussianMixtureStart(
+        means=z_mode.view(num_images, components, -1),
+        precision_cholesky=chol.view(num_images, components, latent_dim, latent_dim),
+        log_weights=torch.log_softmax(log_evidence, dim=1),
+        dtype=dtype,
+    )
+
+
+def _laplace_at(
+    joint: LogJointFn, z: torch.Tensor, precision_floor: float, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Polished modes [M, d] and precisions [M, d, d] float64 (-Hessian, eigenvalues floored)."""
+    value, grad, hessian = log_joint_hessian(joint, z)
     eigenvalues, eigenvectors = torch.linalg.eigh(-hessian.double())
     eigenvalues = torch.nan_to_num(eigenvalues, nan=precision_floor).clamp(min=precision_floor)
     precision = (eigenvectors * eigenvalues[..., None, :]) @ eigenvectors.transpose(-1, -2)
-    # One Newton step z + P^-1 grad polishes the mode (exact for a linear G); kept per image
+    precision = 0.5 * (precision + precision.transpose(-1, -2))
+    # One Newton step z + P^-1 grad polishes the mode (exact for a linear G); kept per row
     # only where it raises the log joint.
-    newton = z_mode + torch.linalg.solve(precision, grad.double()[..., None])[..., 0].to(dtype)
+    newton = z + torch.linalg.solve(precision, grad.double()[..., None])[..., 0].to(dtype)
     with torch.no_grad():
         newton_value = torch.nan_to_num(joint(newton).double(), nan=-torch.inf)
-    z_mode = torch.where((newton_value > value)[:, None], newton, z_mode)
-    precision = precision / scale**2
-    chol = torch.linalg.cholesky(0.5 * (precision + precision.transpose(-1, -2)))
-    return GaussianStart(mean=z_mode, precision_cholesky=chol, dtype=dtype)
+    return torch.where((newton_value > value)[:, None], newton, z), precision
+
+
+@dataclass(frozen=True)
+class GaussianMixtureStart:
+    """q_n(z) = sum_c pi_nc N(z; mean_nc, (L_nc L_nc^T)^-1) per image n.
+
+    means: [N, C, d]; precision_cholesky: [N, C, d, d]; log_weights: [N, C] (log pi, rows sum
+    to one in probability). Kept in float64; samples come out in `dtype`. Row m of M = N * K
+    chains belongs to image m // K.
+    """
+
+    means: torch.Tensor
+    precision_cholesky: torch.Tensor
+    log_weights: torch.Tensor
+    dtype: torch.dtype = torch.float32
+
+    def __post_init__(self) -> None:
+        for name in ("means", "precision_cholesky", "log_weights"):
+            object.__setattr__(self, name, getattr(self, name).detach().double())
+
+    def sample(
+        self, num_images: int, chains: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Component c ~ pi_n, then z ~ N(mean_nc, P_nc^-1): [num_images * chains, d]."""
+        n, _, d = self.means.shape
+        if num_images != n:
+            raise ValueError(f"start built for {n} images, got {num_images}")
+        probabilities = self.log_weights.exp().cpu().repeat_interleave(chains, dim=0)
+        picks = torch.multinomial(probabilities, 1, generator=generator)[:, 0]
+        picks = picks.to(self.means.device)
+        images = torch.arange(n * chains, device=self.means.device) // chains
+        mean = self.means[images, picks]
+        chol = self.precision_cholesky[images, picks]
+        eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype).to(mean.device)
+        offset = torch.linalg.solve_triangular(chol.transpose(-1, -2), eps[..., None], upper=True)
+        return (mean + offset[..., 0]).to(self.dtype)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z) [M] = logsumexp_c (log pi_c + log N(z; mean_c, P_c^-1)), float64."""
+        n, _, d = self.means.shape
+        if z.shape[0] % n:
+            raise ValueError(f"{z.shape[0]} chains are not a multiple of {n} images")
+        k = z.shape[0] // n
+        centred = z.double().view(n, k, 1, d) - self.means[:, None]  # [N, K, C, d]
+        white = torch.einsum("ncji,nkcj->nkci", self.precision_cholesky, centred)
+        log_det = torch.diagonal(self.precision_cholesky, dim1=-2, dim2=-1).log().sum(-1)
+        log_normal = log_det[:, None] - 0.5 * (white.pow(2).sum(-1) + d * math.log(2 * math.pi))
+        return torch.logsumexp(self.log_weights[:, None] + log_normal, dim=-1).reshape(-1)
