@@ -129,11 +129,14 @@ def test_report_has_every_section_embedded_figures_and_verdicts(demo_dir: Path) 
 
 
 def test_report_of_single_analysis_run(tmp_path: Path) -> None:
-    RunStore.open(tmp_path, "typicality", {"sigma": 0.1}, seed=0)
+    store = RunStore.open(tmp_path, "typicality", {"sigma": 0.1}, seed=0)
+    store.record_time("samples", 2.0)
+    store.record_time("digits", 1.0)
     (tmp_path / "summary.json").write_text(json.dumps(TYPICALITY))
     report = collect(tmp_path)
     assert [s.key for s in report.sections] == ["typicality"]
     assert report.sections[0].verdict.status == HOLDS
+    assert report.sections[0].wall_time_s == 3.0
 
 
 def test_missing_results_are_not_available(tmp_path: Path) -> None:

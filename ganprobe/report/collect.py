@@ -116,7 +116,7 @@ def _figures(directory: Path, root: Path) -> list[Figure]:
     return figures
 
 
-def _section(key: str, directory: Path, root: Path, timings: dict[str, float]) -> Section:
+def _section(key: str, directory: Path, root: Path, wall_time_s: float | None) -> Section:
     summary = _read_json(directory / "summary.json") or {}
     return Section(
         key=key,
@@ -125,7 +125,7 @@ def _section(key: str, directory: Path, root: Path, timings: dict[str, float]) -
         verdict=VERDICT_RULES[key](summary),
         figures=_figures(directory, root) if directory.is_dir() else [],
         numbers=flatten_numbers(summary)[:MAX_NUMBER_ROWS],
-        wall_time_s=timings.get(key),
+        wall_time_s=wall_time_s,
         run_dirs=[str(directory)] if directory.is_dir() else [],
     )
 
@@ -143,10 +143,13 @@ def collect(run_dir: str | Path) -> ReportData:
     command = str(config.get("command", ""))
     if command in ANALYSES or command == COMPARE_DENSITY:
         key = "likelihood" if command == COMPARE_DENSITY else command
+        # a single analysis run: its timings are its sub-steps
+        wall = {key: float(sum(timings.values())) if timings else None}
         directories = {key: root}
     else:
+        wall = {key: timings.get(key) for key in ANALYSES}
         directories = {key: root / key for key in ANALYSES}
-    sections = [_section(key, path, root, timings) for key, path in directories.items()]
+    sections = [_section(key, path, root, wall[key]) for key, path in directories.items()]
     models = _read_json(root / MODELS_FILE) or {}
     model_figures = []
     for kind in ("gan", "cgan"):
