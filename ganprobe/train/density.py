@@ -140,7 +140,7 @@ def _fit(
         device=device,
     )
     module = module.cpu()
-    _write_losses(store, losses, math.prod(shape))
+    _write_losses(store, losses, math.prod(shape), settings.model)
     facts: dict[str, Any] = {
         "steps": settings.train_steps,
         "parameters": sum(p.numel() for p in module.parameters()),
@@ -157,11 +157,13 @@ def _loss_bpd(loss_per_dim: torch.Tensor | float, dim: int) -> float:
     return float(bits_per_dim(-float(loss_per_dim) * dim, dim))
 
 
-def _write_losses(store: RunStore, losses: torch.Tensor, dim: int) -> None:
+def _write_losses(store: RunStore, losses: torch.Tensor, dim: int, model: str) -> None:
     rows = [{"step": i + 1, "loss_bpd": _loss_bpd(v, dim)} for i, v in enumerate(losses.tolist())]
     store.write_csv("loss.csv", rows)
     plot_training_loss(
-        np.array([r["loss_bpd"] for r in rows]), store.path("loss.png"), "training loss"
+        np.array([r["loss_bpd"] for r in rows]),
+        store.path("loss.png"),
+        f"{model}: " + ("-ELBO" if model == "vae" else "-log p(x)") + " of training batches",
     )
 
 

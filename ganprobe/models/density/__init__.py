@@ -68,6 +68,7 @@ def _vae_defaults_from_config(model, run_dir: Path) -> None:
     config = json.loads(path.read_text()).get("config", {})
     from ...config import AISSettings
 
-    if "ais" in config:
-        model.ais = AISSettings(**config["ais"])
+    if "ais" in config:  # fields this version no longer has are dropped
+        known = {k: v for k, v in config["ais"].items() if k in AISSettings.model_fields}
+        model.ais = AISSettings(**known)
     model.seed = int(config.get("seed", 0))
