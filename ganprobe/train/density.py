@@ -54,16 +54,15 @@ def train_density(settings: DensityTrainSettings, out: Path) -> Path:
         _write_samples(load_density(f"density:{out}"), store, settings.seed)
         return out
     train = load_training_images(settings.data, settings.limit, settings.seed, need_labels=False)
-    facts: dict[str, Any] = {}
-    if (out / META_FILE).exists():
+    if (out / META_FILE).exists():  # trained earlier; scoring was interrupted
         model = load_density(f"density:{out}")
     else:
         with Timer() as timer:
             model, facts = _fit(settings, train.images, store)
         store.record_time("fit", timer.seconds)
-        model.save(out)
-        (out / CHECKPOINT).unlink(missing_ok=True)
         store.write_json("fit.json", facts)
+        model.save(out)  # model.json last: its presence means the fit is complete
+        (out / CHECKPOINT).unlink(missing_ok=True)
     facts = store.read_json("fit.json")
     groups = {"train": _head(train, settings.train_eval_limit)}
     if settings.test_data:
