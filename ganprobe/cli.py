@@ -442,7 +442,7 @@ def project_command(
                                trust_pickle=trust_pickle)
     summary = run_project(settings, Path(out))
     console.print(f"{data}: median rmse {summary['median_rmse']:.4f} over {summary['count']} "
-                  f"images; results in {out}", highlight=False)
+                  f"images; results in {out}", highlight=False, emoji=False)
 
 
 @app.command("manifold")
@@ -478,8 +478,8 @@ def manifold_command(
     summary = run_manifold(settings, Path(out))
     for name, group in summary["groups"].items():
         console.print(f"{name}: median rmse {group['median_rmse']:.4f} (n={group['count']})",
-                      highlight=False)
-    console.print(f"results in {out}", highlight=False)
+                      highlight=False, emoji=False, markup=False)
+    console.print(f"results in {out}", highlight=False, emoji=False)
 
 
 @app.command("outliers")
@@ -519,8 +519,8 @@ def outliers_command(
     summary = run_outliers(settings, Path(out))
     for spec, methods in summary["auroc"].items():
         text = ", ".join(f"{m} {v:.3f}" for m, v in methods.items())
-        console.print(f"AUROC {spec}: {text}", highlight=False)
-    console.print(f"results in {out}", highlight=False)
+        console.print(f"AUROC {spec}: {text}", highlight=False, emoji=False)
+    console.print(f"results in {out}", highlight=False, emoji=False)
 
 
 @app.command("classify")
@@ -560,7 +560,7 @@ def classify_command(
     summary = run_classify(settings, Path(out))
     text = ", ".join(f"{m} {v:.3f}" for m, v in summary["accuracy"].items())
     console.print(f"accuracy on {summary['count']} images: {text}; results in {out}",
-                  highlight=False)
+                  highlight=False, emoji=False)
 
 
 # --- section: likelihood commands (likelihood, compare-density) -------------------------------

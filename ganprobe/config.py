@@ -189,7 +189,7 @@ class ProjectionSettings(Settings):
     @classmethod
     def quick(cls, **overrides: object) -> ProjectionSettings:
         """Few restarts and steps, for smoke runs and the demo's --quick mode."""
-        return cls(**{"restarts": 1, "steps": 150, **overrides})
+        return cls(**{"restarts": 2, "steps": 150, **overrides})
 
 
 class ProjectSettings(Settings):
@@ -278,7 +278,7 @@ class ClassifySettings(Settings):
     @classmethod
     def quick(cls, generator: str, **overrides: object) -> ClassifySettings:
         return cls(**{"generator": generator, "limit": 10, "train_limit": 2000,
-                      "projection": ProjectionSettings.quick(steps=60),
+                      "projection": ProjectionSettings.quick(restarts=1, steps=60),
                       "shard_size": 10, **overrides})
 
 

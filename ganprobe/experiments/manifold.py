@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.markup import escape
 
 from ..config import ManifoldSettings, ProjectSettings
 from ..progress import console
@@ -144,7 +145,7 @@ def run_manifold(settings: ManifoldSettings, out: Path) -> dict[str, Any]:
             "(raise --steps / --restarts or change --space)"
         )
     for warning in warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, emoji=False)
     summary = {
         "generator": settings.generator,
         "space": settings.projection.space,
