@@ -230,19 +230,20 @@ def models_sample(
     """Write a grid of generator samples (conditional generators: one row per class)."""
     from pathlib import Path
 
+    import torch
+
     from .data import save_image_grid
     from .models import load_generator
-    from .models.quality import sample_images
+    from .models.quality import generator_images_with_labels, sample_images
     from .utils import resolve_device, torch_generator
 
     generator = load_generator(
         spec, str(resolve_device(device)), trust_pickle=trust_pickle, truncation=truncation
     )
     if generator.num_classes:
-        per_class = min(n, 8)
-        count = per_class * generator.num_classes
-        images, _ = sample_images(generator, count, torch_generator(seed))
-        columns = per_class
+        columns = min(n, 8)
+        labels = torch.arange(generator.num_classes).repeat_interleave(columns)
+        images = generator_images_with_labels(generator, labels, seed)
     else:
         images, _ = sample_images(generator, n, torch_generator(seed))
         columns = min(8, n)
