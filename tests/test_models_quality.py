@@ -68,3 +68,18 @@ def test_quality_run_on_tiny_models(tmp_path):
     assert 0 <= summary["class_accuracy"] <= 1
     assert (tmp_path / "q" / "per_class.csv").exists() and (tmp_path / "q" / "samples.png").exists()
     assert run_quality(settings, tmp_path / "q") == summary  # resumed from stored shards
+
+
+def test_cli_sample_grid_has_one_row_per_class(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from ganprobe.cli import app
+
+    save_generator(DCGANGenerator(image_shape=(1, 8, 8), num_classes=3, width=4), tmp_path / "g")
+    out = tmp_path / "grid.png"
+    args = ["models", "sample", f"builtin:{tmp_path / 'g'}", "--out", str(out), "--n", "5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    width, height = Image.open(out).size
+    assert width / height == pytest.approx(5 / 3, rel=0.05)  # 5 columns, 3 class rows
