@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=2)
     parser.add_argument("--generator", default=None)
     parser.add_argument("--nn-queries", type=int, default=200)
-    parser.add_argument("--nn-reference", type=int, default=20000)
+    parser.add_argument("--nn-reference", type=int, default=5000)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     bench_projection(_generator(args.generator), args.images, args.steps, args.restarts)
