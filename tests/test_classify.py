@@ -51,3 +51,29 @@ def test_classify_refuses_unconditional_generator(tmp_path) -> None:
                                 data="ood:noise", train="ood:noise")
     with pytest.raises(GanprobeError, match="class-conditional"):
         run_classify(settings, tmp_path / "run")
+
+
+class _ConstantClassifier:
+    """Predicts class 1 for everything; expects 1x4x4 inputs (so images must be adapted)."""
+
+    image_shape = (1, 4, 4)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        assert tuple(x.shape[1:]) == self.image_shape
+        return torch.ones(x.shape[0], dtype=torch.int64)
+
+
+def test_classify_with_classifier_baseline(tmp_path, monkeypatch) -> None:
+    import ganprobe.models.classifier as classifier_module
+
+    monkeypatch.setattr(classifier_module, "load_classifier", lambda spec: _ConstantClassifier())
+    _write_npz(tmp_path / "test.npz", seed=1, per_class=2)
+    settings = ClassifySettings(
+        generator=TEMPLATE, data=f"npz:{tmp_path / 'test.npz'}",
+        train=f"npz:{tmp_path / 'test.npz'}", classifier="fake",
+        projection=ProjectionSettings(restarts=1, steps=5),
+    )
+    summary = run_classify(settings, tmp_path / "run")
+    assert summary["accuracy"]["classifier"] == pytest.approx(0.25)
+    assert summary["accuracy"]["nn_l2"] == 1.0  # every test image is in the reference
+    assert np.array(summary["confusion"]["classifier"])[:, 1].sum() == 8
