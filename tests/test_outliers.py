@@ -37,3 +37,15 @@ def test_outliers_summary_and_table(tmp_path) -> None:
                                      np.array(scores[("digits", m)]))
         assert summary["auroc"]["digits"][m] == pytest.approx(expected["auroc"])
     assert (tmp_path / "run" / "auroc.png").exists()
+
+
+def test_outliers_with_lpips_keys(tmp_path) -> None:
+    projection = ProjectionSettings(restarts=1, steps=3, report_lpips=True,
+                                    lpips_backbone="random")
+    settings = OutlierSettings(
+        generator="python:tests/projection_fakes.py:make_mlp", in_data="ood:noise",
+        ood=["ood:constant"], train="digits", limit=3, train_limit=10, projection=projection,
+    )
+    summary = run_outliers(settings, tmp_path / "run")
+    assert set(summary["auroc"]["ood:constant"]) == {"gan_l2", "nn_l2", "gan_lpips", "nn_lpips"}
+    assert (tmp_path / "run" / "gan_lpips_histogram.png").exists()
