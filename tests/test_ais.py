@@ -149,11 +149,12 @@ def test_prior_start_annealing_matches_exact_linear_gaussian() -> None:
 def test_two_pass_freezes_step_sizes_and_stays_exact() -> None:
     model, sigma = LinearGenerator(2, 16, seed=3), 0.3
     x = model.sample(3, sigma, seed=4)
-    settings = AISSettings(start="prior", temperatures=100, leapfrog=3, two_pass=True)
+    settings = AISSettings(start="prior", temperatures=100, leapfrog=3, chains=8,
+                           two_pass=True)
     result = estimate(model, x, sigma, settings)
     error = result.log_px - model.exact_log_px(x, sigma)
     assert error.abs().mean() < 0.5
-    assert result.step_sizes.shape == (99, 3, 4)
+    assert result.step_sizes.shape == (99, 3, 8)
     assert not torch.equal(result.step_sizes[0], result.step_sizes[-1])  # adapted in the pilot
 
 

