@@ -95,10 +95,11 @@ class StyleGANGenerator(GaussianPriorMixin, nn.Module):
             return tensor.device
         return torch.device("cpu")
 
-    def one_hot(self, c: torch.Tensor | None, n: int) -> torch.Tensor | None:
-        """int64 labels [n] -> one-hot [n, c_dim] float (None for unconditional networks)."""
+    def one_hot(self, c: torch.Tensor | None, n: int) -> torch.Tensor:
+        """int64 labels [n] -> one-hot [n, c_dim] float ([n, 0] for unconditional networks,
+        as NVIDIA's own code passes)."""
         if self.num_classes == 0:
-            return None
+            return torch.zeros(n, 0, device=self._latent_device())
         if c is None:
             raise ModelError(
                 f"{self.spec} is class-conditional ({self.num_classes} classes); pass c"
