@@ -128,3 +128,22 @@ def test_quick_settings_and_cli(tmp_path):
     assert load_generator(f"builtin:{tmp_path / 'cli'}").num_classes == 2
     result = CliRunner().invoke(app, args[:-1] + ["--steps", "0"])
     assert result.exit_code == 2
+
+
+def test_batchnorm_recalibration_gives_exact_averages_of_batch_statistics():
+    from ganprobe.models.dcgan import DCGANGenerator
+    from ganprobe.train.gan import recalibrate_batchnorm
+
+    generator = DCGANGenerator(image_shape=(1, 8, 8), latent_dim=3, width=4)
+    first_norm = generator.stem[2]
+    first_norm.running_mean.fill_(5.0)  # stale statistics that must disappear
+    recalibrate_batchnorm(generator, seed=3, batches=4, batch_size=16)
+    rng = torch.Generator().manual_seed(3)
+    means = []
+    with torch.no_grad():
+        for _ in range(4):
+            z = generator.sample_latent(16, rng)
+            pre = generator.stem[1](generator.stem[0](z))  # linear + unflatten: BN input
+            means.append(pre.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(first_norm.running_mean, torch.stack(means).mean(0))
+    assert not generator.training and first_norm.momentum == 0.1
