@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -37,6 +38,8 @@ def bpd_against_sigma(
     for i, (name, value) in enumerate((baselines or {}).items()):
         ax.axhline(value, color=colors[i % len(colors)], ls="--", label=f"{name}: {value:.2f}")
     ax.set_xscale("log")
+    ax.set_xticks(s, [f"{v:g}" for v in s])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("sigma (observation noise std, model space [-1, 1])")
     ax.set_ylabel("bits per dimension (8-bit), lower = better")
     ax.set_title("Held-out likelihood against observation noise")
@@ -53,7 +56,9 @@ def bpd_histograms(
     path: Path,
 ) -> Path:
     """One panel per model: overlaid histograms of per-image bpd for each data group
-    (model -> group -> bpd [N_g]); the in-distribution group is expected first."""
+    (model -> group -> bpd [N_g]); the in-distribution group is expected first. The x range
+    stops at 6 spreads (5-95% range, at least 0.5 bpd) above the first group's median; larger
+    values are counted in the last bin, whose edge the x label states."""
     names = list(bpd_by_model)
     cols = min(3, max(1, len(names)))
     rows = (len(names) + cols - 1) // cols
@@ -66,13 +71,19 @@ def bpd_histograms(
         if finite.size == 0:
             finite = np.zeros(1)
         low, high = np.quantile(finite, [0.005, 0.995])
+        reference = values[0][np.isfinite(values[0])]
+        if reference.size:
+            q05, q50, q95 = np.quantile(reference, [0.05, 0.5, 0.95])
+            high = min(high, q50 + 6 * max(q95 - q05, 0.5))
         pad = 0.05 * (high - low) + 1e-6
         bins = np.linspace(low - pad, high + pad, 40)
         for group, v in zip(groups, values, strict=True):
             ax.hist(np.clip(v[np.isfinite(v)], bins[0], bins[-1]), bins=bins, density=True,
                     histtype="step", lw=1.5, label=group)
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("bits per dimension")
+        clipped = finite.max() > bins[-1]
+        ax.set_xlabel("bits per dimension" + (f" (last bin: >= {bins[-2]:.1f})" if clipped
+                                              else ""))
         ax.set_ylabel("density")
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(names):]:
