@@ -51,6 +51,14 @@ def shard_seed(seed: int, name: str, start: int) -> int:
     return (int(seed) * 1_000_003 + zlib.crc32(f"{name}:{start}".encode())) % 2**63
 
 
+def _add_time(store: RunStore, stage: str, seconds: float) -> None:
+    """Add `seconds` to the stage's wall time in timings.json, so a resumed run reports the
+    total over all sessions (a rerun that finds every shard done adds almost nothing)."""
+    path = store.path("timings.json")
+    previous = json.loads(path.read_text()).get(stage, 0.0) if path.exists() else 0.0
+    store.record_time(stage, previous + seconds)
+
+
 def geometric_sigmas(low: float, high: float, points: int) -> list[float]:
     """`points` values from low to high, equally spaced in log (rounded to 4 significant
     digits so they read well in tables)."""
@@ -233,7 +241,7 @@ def _gan_study(
             rows += _rows(held, sigma, arrays, held.name)
             _, stderr_bpd = _mean_stderr(arrays["bpd"])
             sweep.append({"sigma": sigma, **_group_summary(arrays), "stderr_bpd": stderr_bpd})
-    store.record_time("sigma sweep", timer.seconds)
+    _add_time(store, "sigma sweep", timer.seconds)
     best_sigma = max(sweep, key=lambda s: s["mean_log_px"])["sigma"] if sweep else candidates[0]
     evaluated = list(settings.sigmas) if settings.sigmas else [best_sigma]
     per_sigma: dict[str, dict[str, Any]] = {}
@@ -250,13 +258,13 @@ def _gan_study(
                 if sigma == best_sigma:
                     at_best[group.name] = arrays["log_px"]
             per_sigma[f"{sigma:g}"] = summaries
-    store.record_time("groups", timer.seconds)
+    _add_time(store, "groups", timer.seconds)
     bdmc_summary = None
     if settings.bdmc:
         with Timer() as timer:
             bdmc_summary = bdmc_gap(store, generator, best_sigma, settings.bdmc, settings.ais,
                                     settings.seed, settings.shard_size, device)
-        store.record_time("bdmc", timer.seconds)
+        _add_time(store, "bdmc", timer.seconds)
     summary = {
         "generator": settings.generator,
         "in_distribution": settings.data[0],
@@ -352,7 +360,7 @@ def run_compare_density(settings: CompareDensitySettings, out: Path) -> dict[str
                      "bpd": float(bits_per_dim(v, summary["dim"]))}
                     for i, v in enumerate(values)
                 ]
-        store.record_time(f"density {name}", timer.seconds)
+        _add_time(store, f"density {name}", timer.seconds)
     store.write_csv("density.csv", density_rows)
     table, models = _comparison(summary, log_px_by_model)
     store.write_csv("bpd_table.csv", table)
