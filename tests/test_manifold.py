@@ -69,3 +69,26 @@ def test_weak_projection_triggers_the_validity_warning(tmp_path) -> None:
     summary = run_manifold(settings, tmp_path / "run")
     assert summary["validity"]["valid"] is False
     assert "too weak" in summary["warnings"][0]
+
+
+def test_project_conditional_fixed_class_and_closest_class(tmp_path) -> None:
+    import torch
+
+    from tests.projection_fakes import TemplateGenerator
+
+    generator = TemplateGenerator()
+    labels = torch.tensor([2, 2, 3])
+    with torch.no_grad():
+        images = generator(torch.zeros(3, 2), labels)
+    np.savez(tmp_path / "x.npz", images=images.numpy())  # no labels: closest class is used
+    spec = f"npz:{tmp_path / 'x.npz'}"
+    template = "python:tests/projection_fakes.py:make_template"
+    projection = ProjectionSettings(restarts=1, steps=60)
+    closest = run_project(ProjectSettings(generator=template, data=spec, projection=projection),
+                          tmp_path / "closest")
+    fixed = run_project(ProjectSettings(generator=template, data=spec, class_label=2,
+                                        projection=projection), tmp_path / "fixed")
+    rows = _read_csv(tmp_path / "fixed" / "projection.csv")
+    assert closest["median_rmse"] < 0.02
+    assert float(rows[0]["rmse"]) < 0.02 and float(rows[2]["rmse"]) > 0.3  # image 2 is class 3
+    assert fixed["count"] == 3
