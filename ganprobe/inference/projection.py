@@ -302,7 +302,7 @@ def _project_chunk(
         if step == settings.steps or not keep.any():
             break
         (gradient,) = torch.autograd.grad(objective.sum(), current)
-        gradient = gradient.detach()
+        gradient = torch.nan_to_num(gradient.detach(), nan=0.0, posinf=0.0, neginf=0.0)
         rows, gradient = rows.view(-1, restarts)[keep].flatten(), gradient.view(
             -1, restarts, *gradient.shape[1:])[keep].flatten(0, 1)
         active_images = active_images[keep]
