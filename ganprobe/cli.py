@@ -569,6 +569,7 @@ def _likelihood_fields(
     generator: str, sigma: list[float] | None, limit: int | None, sweep_limit: int | None,
     chains: int | None, temperatures: int | None, leapfrog: int | None, start: str | None,
     two_pass: bool, quick: bool, bdmc: int | None, seed: int, device: str, trust_pickle: bool,
+    sweep: str | None = None,
 ) -> dict:
     """Fields of LikelihoodSettings from CLI options; options left at None keep the defaults
     (or the quick variant's with --quick)."""
@@ -585,6 +586,15 @@ def _likelihood_fields(
         fields.update(sweep_points=3, sweep_limit=8, limit=16, bdmc=4)
     updates = {"limit": limit, "sweep_limit": sweep_limit, "bdmc": bdmc}
     fields.update({k: v for k, v in updates.items() if v is not None})
+    if sweep is not None:
+        parts = sweep.split(":")
+        try:
+            low, high, points = float(parts[0]), float(parts[1]), int(parts[2])
+        except (ValueError, IndexError):
+            raise GanprobeError(
+                f"--sweep {sweep!r} must be MIN:MAX:POINTS, e.g. 0.05:0.8:5"
+            ) from None
+        fields.update(sweep_min=low, sweep_max=high, sweep_points=points)
     return fields
 
 
@@ -606,6 +616,8 @@ def _likelihood_options():
         "two_pass": typer.Option(False, "--two-pass",
                                  help="Pilot pass adapts step sizes; measured pass freezes them."),
         "quick": typer.Option(False, "--quick", help="Cheaper AIS and fewer images."),
+        "sweep": typer.Option(None, "--sweep", help="Sigma sweep MIN:MAX:POINTS (geometric; "
+                              "default 0.05:0.8:5) when no --sigma is given."),
         "bdmc": typer.Option(None, "--bdmc", help="Simulated images for the BDMC gap (0: off)."),
         "seed": typer.Option(0, "--seed", help="Seed of every random choice."),
         "device": typer.Option("auto", "--device", help="cpu, cuda, cuda:1 or auto."),
@@ -635,8 +647,8 @@ def likelihood_command(
     sweep_limit: int = _L["sweep_limit"], chains: int = _L["chains"],
     temperatures: int = _L["temperatures"], leapfrog: int = _L["leapfrog"],
     start: str = _L["start"], two_pass: bool = _L["two_pass"], quick: bool = _L["quick"],
-    bdmc: int = _L["bdmc"], seed: int = _L["seed"], device: str = _L["device"],
-    trust_pickle: bool = _L["trust_pickle"],
+    sweep: str = _L["sweep"], bdmc: int = _L["bdmc"], seed: int = _L["seed"],
+    device: str = _L["device"], trust_pickle: bool = _L["trust_pickle"],
 ) -> None:
     """AIS log p(x) of image groups under generator + N(0, sigma^2 I): likelihood.csv,
     summary.json (best sigma, BDMC gap, OOD AUROC), bpd_vs_sigma.png, bpd_histograms.png."""
@@ -647,7 +659,7 @@ def likelihood_command(
 
     fields = _likelihood_fields(generator, sigma, limit, sweep_limit, chains, temperatures,
                                 leapfrog, start, two_pass, quick, bdmc, seed, device,
-                                trust_pickle)
+                                trust_pickle, sweep)
     summary = run_likelihood(LikelihoodSettings(data=list(data), **fields), Path(out))
     _print_likelihood(summary, out)
 
@@ -665,8 +677,8 @@ def compare_density_command(
     sweep_limit: int = _L["sweep_limit"], chains: int = _L["chains"],
     temperatures: int = _L["temperatures"], leapfrog: int = _L["leapfrog"],
     start: str = _L["start"], two_pass: bool = _L["two_pass"], quick: bool = _L["quick"],
-    bdmc: int = _L["bdmc"], seed: int = _L["seed"], device: str = _L["device"],
-    trust_pickle: bool = _L["trust_pickle"],
+    sweep: str = _L["sweep"], bdmc: int = _L["bdmc"], seed: int = _L["seed"],
+    device: str = _L["device"], trust_pickle: bool = _L["trust_pickle"],
 ) -> None:
     """The GAN at its best sigma beside non-GAN density models: bpd_table.csv, OOD AUROC of
     -log_px per model, BDMC gap, figures."""
@@ -677,7 +689,7 @@ def compare_density_command(
 
     fields = _likelihood_fields(generator, sigma, limit, sweep_limit, chains, temperatures,
                                 leapfrog, start, two_pass, quick, bdmc, seed, device,
-                                trust_pickle)
+                                trust_pickle, sweep)
     settings = CompareDensitySettings(data=[in_spec, *ood], densities=list(density),
                                       sweep_from=sweep_from, **fields)
     summary = run_compare_density(settings, Path(out))

@@ -140,6 +140,11 @@ def test_cli_likelihood_and_bad_input(study: dict, tmp_path: Path) -> None:
         "--sigma", "-1", "--out", str(tmp_path / "bad"),
     ])
     assert bad.exit_code == 2 and "sigma" in bad.output
+    bad_sweep = runner.invoke(app, [
+        "likelihood", "--generator", study["generator"], "--data", study["in"],
+        "--sweep", "0.1:0.4", "--out", str(tmp_path / "bad-sweep"),
+    ])
+    assert bad_sweep.exit_code == 2 and "--sweep" in bad_sweep.output
     assert math.isfinite(summary["at_best_sigma"][study["in"]]["mean_bpd"])
 
 
