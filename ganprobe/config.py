@@ -404,14 +404,14 @@ class DensityTrainSettings(Settings):
     vae_sigma: float = Field(0.1, gt=0.0, description="initial (or fixed) decoder std")
     vae_steps: int = Field(1500, ge=1)
     iwae_samples: int = Field(64, ge=1)
-    iwae_limit: int | None = Field(1000, ge=1, description="test images for ELBO / IWAE")
+    iwae_limit: int | None = Field(1000, ge=1, description="images per group for ELBO, IWAE")
     ais_limit: int | None = Field(50, ge=1, description="images per group scored by AIS")
     ais: AISSettings = Field(default_factory=AISSettings, description="VAE log_px by AIS")
     # flow: zuko MAF over the logit of the dequantized image
     flow_transforms: int = Field(5, ge=1)
     flow_hidden: int = Field(512, ge=1)
     flow_hidden_layers: int = Field(1, ge=1)
-    flow_alpha: float = Field(1e-6, ge=0.0, lt=0.5)
+    flow_alpha: float = Field(1e-6, gt=0.0, lt=0.5)
     flow_steps: int = Field(1000, ge=1)
 
     @property
