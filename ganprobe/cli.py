@@ -309,6 +309,9 @@ def train_gan_command(
     lr: float | None = typer.Option(None, "--lr", help="Adam learning rate (G and D)."),
     ema_decay: float | None = typer.Option(None, "--ema-decay"),
     aux_weight: float | None = typer.Option(None, "--aux-weight", help="AC-GAN loss weight."),
+    d_norm: str | None = typer.Option(
+        None, "--d-norm", help="Discriminator normalisation: batch, spectral or none."
+    ),
     seed: int = typer.Option(0, "--seed"),
     device: str = _DEVICE_OPT,
 ) -> None:
@@ -329,6 +332,7 @@ def train_gan_command(
         "lr": lr,
         "ema_decay": ema_decay,
         "aux_weight": aux_weight,
+        "d_norm": d_norm,
         "seed": seed,
     }
     values = {k: v for k, v in given.items() if v is not None}

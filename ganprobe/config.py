@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_serializer,
+)
 
 
 class Settings(BaseModel):
@@ -83,6 +90,9 @@ class GanTrainSettings(Settings):
     latent_dim: int = Field(64, ge=1)
     width: int = Field(16, ge=1, description="channels at full resolution")
     embed_dim: int = Field(16, ge=1, description="class embedding size (conditional)")
+    d_norm: Literal["batch", "spectral", "none"] = Field(
+        "batch", description="discriminator normalisation (see DCGANConfig)"
+    )
     steps: int = Field(1500, ge=1, description="generator updates (one D update each)")
     batch_size: int = Field(64, ge=2)
     lr: float = Field(2e-4, gt=0)
@@ -93,6 +103,15 @@ class GanTrainSettings(Settings):
     checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints")
     sample_every: int = Field(500, ge=1, description="steps between sample grids")
     seed: int = 0
+
+    @model_serializer(mode="wrap")
+    def _omit_default_d_norm(self, handler):  # type: ignore[no-untyped-def]
+        """d_norm is left out of the dump at its default, so runs (and cache entries) made
+        before the option existed keep their config hash."""
+        data = handler(self)
+        if data.get("d_norm") == "batch":
+            data.pop("d_norm")
+        return data
 
     @classmethod
     def quick(cls, **overrides: object) -> GanTrainSettings:

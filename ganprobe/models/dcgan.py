@@ -31,6 +31,8 @@ from ..errors import ModelError
 from ..utils import atomic_write_bytes, atomic_write_json
 from .protocol import GaussianPriorMixin
 
+D_NORMS = ("batch", "spectral", "none")
+
 
 @dataclass(frozen=True)
 class DCGANConfig:
@@ -38,7 +40,9 @@ class DCGANConfig:
 
     image_shape: (C, H, W) of the images; latent_dim: size of z; num_classes: 0 for
     unconditional; width: channels at full resolution (doubling at each halving, capped at
-    8 * width); embed_dim: size of the generator's class embedding (conditional only).
+    8 * width); embed_dim: size of the generator's class embedding (conditional only);
+    d_norm: the discriminator's normalisation, 'batch' (BatchNorm after each strided conv),
+    'spectral' (spectral normalisation of every D weight, Miyato et al. 2018) or 'none'.
     """
 
     image_shape: tuple[int, int, int] = (1, 28, 28)
@@ -46,8 +50,11 @@ class DCGANConfig:
     num_classes: int = 0
     width: int = 16
     embed_dim: int = 16
+    d_norm: str = "batch"
 
     def __post_init__(self) -> None:
+        if self.d_norm not in D_NORMS:
+            raise ModelError(f"d_norm {self.d_norm!r} unknown; use one of {', '.join(D_NORMS)}")
         shape = tuple(int(v) for v in self.image_shape)
         if len(shape) != 3 or min(shape) < 1:
             raise ModelError(
@@ -166,6 +173,11 @@ class DCGANGenerator(GaussianPriorMixin, nn.Module):
         return torch.tanh(x[:, :, top : top + height, left : left + width])
 
 
+def _spectral(module: nn.Module) -> nn.Module:
+    """Spectral normalisation of module.weight (one power iteration per training forward)."""
+    return nn.utils.parametrizations.spectral_norm(module)
+
+
 class DCGANDiscriminator(nn.Module):
     """D(x, c) -> (logit [N], class_logits [N, K] or None) for images [N, C, H, W]."""
 
@@ -173,15 +185,17 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         self.config = config
         k = config.num_doublings
+        sn = _spectral if config.d_norm == "spectral" else (lambda module: module)
         layers: list[nn.Module] = [
-            nn.Conv2d(config.image_shape[0], config.channels(0), 3, padding=1),
+            sn(nn.Conv2d(config.image_shape[0], config.channels(0), 3, padding=1)),
             nn.LeakyReLU(0.2, inplace=True),
         ]
         for level in range(k):
             c_in, c_out = config.channels(level), config.channels(level + 1)
+            batch_norm = config.d_norm == "batch"
             layers += [
-                nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(c_out),
+                sn(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=not batch_norm)),
+                nn.BatchNorm2d(c_out) if batch_norm else nn.Identity(),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
         self.features = nn.Sequential(*layers, nn.Flatten())
@@ -189,11 +203,11 @@ class DCGANDiscriminator(nn.Module):
             feature_dim = self.features.eval()(torch.zeros(1, *config.image_shape)).shape[1]
         self.features.train()
         self.feature_dim = int(feature_dim)
-        self.head = nn.Linear(self.feature_dim, 1)
+        self.head = sn(nn.Linear(self.feature_dim, 1))
         if config.num_classes:
             self.class_embed = nn.Embedding(config.num_classes, self.feature_dim)
             nn.init.normal_(self.class_embed.weight, std=0.01)
-            self.class_head = nn.Linear(self.feature_dim, config.num_classes)
+            self.class_head = sn(nn.Linear(self.feature_dim, config.num_classes))
         else:
             self.class_embed = None
             self.class_head = None

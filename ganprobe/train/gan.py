@@ -119,6 +119,7 @@ def train_gan(settings: GanTrainSettings, out: Path, device: str = "cpu") -> Pat
         num_classes=num_classes,
         width=settings.width,
         embed_dim=settings.embed_dim,
+        d_norm=settings.d_norm,
     )
     G = DCGANGenerator(config).to(device)
     D = DCGANDiscriminator(config).to(device)
