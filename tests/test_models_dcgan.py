@@ -109,3 +109,27 @@ def test_builtin_refuses_missing_or_mismatched_files(tmp_path):
     (tmp_path / "generator.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="does not match"):
         load_generator(f"builtin:{tmp_path}")
+
+
+@pytest.mark.parametrize("d_norm", ["spectral", "none"])
+def test_discriminator_normalisation_options(d_norm):
+    config = DCGANConfig(image_shape=(1, 8, 8), num_classes=2, width=4, d_norm=d_norm)
+    discriminator = DCGANDiscriminator(config)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in discriminator.modules())
+    logit, _ = discriminator(torch.zeros(3, 1, 8, 8), torch.tensor([0, 1, 0]))
+    assert logit.shape == (3,)
+    if d_norm == "spectral":  # largest singular value of every normalised weight is ~1
+        weight = discriminator.features[0].weight.flatten(1)
+        for _ in range(20):
+            discriminator(torch.randn(3, 1, 8, 8), torch.tensor([0, 1, 0]))
+        assert torch.linalg.matrix_norm(discriminator.features[0].weight.flatten(1), 2) < 1.05
+        assert weight.shape[0] == 4
+    with pytest.raises(ModelError, match="d_norm"):
+        DCGANConfig(d_norm="layer")
+
+
+def test_default_d_norm_is_left_out_of_the_settings_dump():
+    from ganprobe.config import GanTrainSettings
+
+    assert "d_norm" not in GanTrainSettings().model_dump(mode="json")
+    assert GanTrainSettings(d_norm="spectral").model_dump(mode="json")["d_norm"] == "spectral"
