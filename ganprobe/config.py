@@ -182,7 +182,7 @@ class ProjectionSettings(Settings):
     lpips_net: Literal["alex", "vgg"] = "alex"
     lpips_backbone: Literal["imagenet", "random"] = "imagenet"
     restarts: int = Field(2, ge=1)
-    steps: int = Field(300, ge=1)
+    steps: int = Field(500, ge=1)
     lr: float | None = Field(None, gt=0)
     warmup_fraction: float = Field(0.05, ge=0, lt=1)
     final_lr_fraction: float = Field(0.01, ge=0, le=1)
@@ -194,11 +194,12 @@ class ProjectionSettings(Settings):
 
     @property
     def step_size(self) -> float:
-        """Peak Adam step size: lr, else 1.0 in z (z ~ N(0, I), |z| ~ sqrt(d): latents travel
-        far; measured best on the built-in DCGAN) and 0.1 in w / w+ (StyleGAN's projector)."""
+        """Peak Adam step size: lr, else 0.5 in z (z ~ N(0, I), |z| ~ sqrt(d): latents travel
+        far; measured best on the built-in DCGAN, see docs/results.md) and 0.1 in w / w+
+        (StyleGAN's projector)."""
         if self.lr is not None:
             return self.lr
-        return 1.0 if self.space == "z" else 0.1
+        return 0.5 if self.space == "z" else 0.1
 
     @property
     def uses_lpips(self) -> bool:
@@ -208,7 +209,7 @@ class ProjectionSettings(Settings):
     @classmethod
     def quick(cls, **overrides: object) -> ProjectionSettings:
         """Few restarts and steps, for smoke runs and the demo's --quick mode."""
-        return cls(**{"restarts": 2, "steps": 150, **overrides})
+        return cls(**{"restarts": 2, "steps": 150, "lr": 1.0, **overrides})
 
 
 class ProjectSettings(Settings):
@@ -233,8 +234,8 @@ class ManifoldSettings(Settings):
 
     generator: str
     data: list[str] = Field(default_factory=lambda: ["fashion-mnist:train", "fashion-mnist:test"])
-    limit: int | None = Field(100, ge=1)
-    generated: int = Field(100, ge=1)
+    limit: int | None = Field(64, ge=1)
+    generated: int = Field(64, ge=1)
     projection: ProjectionSettings = Field(default_factory=ProjectionSettings)
     shard_size: int = Field(50, ge=1)
     grid_count: int = Field(8, ge=1)
@@ -260,7 +261,7 @@ class OutlierSettings(Settings):
         default_factory=lambda: ["digits", "ood:constant", "ood:noise", "ood:vflip"]
     )
     train: str = "fashion-mnist:train"
-    limit: int | None = Field(100, ge=1)
+    limit: int | None = Field(64, ge=1)
     train_limit: int | None = Field(None, ge=1)
     projection: ProjectionSettings = Field(default_factory=ProjectionSettings)
     nn_memory_budget_mb: float = Field(512.0, gt=0)
@@ -286,7 +287,7 @@ class ClassifySettings(Settings):
     limit: int | None = Field(50, ge=1)
     train_limit: int | None = Field(None, ge=1)
     projection: ProjectionSettings = Field(
-        default_factory=lambda: ProjectionSettings(restarts=1, steps=200)
+        default_factory=lambda: ProjectionSettings(restarts=1, steps=200, lr=1.0)
     )
     nn_memory_budget_mb: float = Field(512.0, gt=0)
     shard_size: int = Field(20, ge=1)
