@@ -273,7 +273,8 @@ class OutlierSettings(Settings):
     @classmethod
     def quick(cls, generator: str, **overrides: object) -> OutlierSettings:
         return cls(**{"generator": generator, "limit": 16, "train_limit": 2000,
-                      "projection": ProjectionSettings.quick(), "shard_size": 16, **overrides})
+                      "projection": ProjectionSettings.quick(restarts=1, steps=100),
+                      "shard_size": 16, **overrides})
 
 
 class ClassifySettings(Settings):
