@@ -362,6 +362,9 @@ class LikelihoodSettings(Settings):
     sweep_max: float = Field(0.8, gt=0)
     sweep_points: int = Field(5, ge=2)
     sweep_limit: int = Field(32, ge=1)
+    sweep_extend: int = Field(
+        3, ge=0, description="extra sigmas scored beyond an edge where the maximum sits"
+    )
     limit: int | None = Field(64, ge=1)
     bdmc: int = Field(16, ge=0)
     ais: AISSettings = Field(default_factory=AISSettings)

@@ -124,6 +124,21 @@ def test_run_likelihood_exact_on_linear_generator(study: dict, tmp_path: Path) -
     assert again["at_best_sigma"] == summary["at_best_sigma"]
 
 
+def test_sweep_extends_past_an_edge_maximum(study: dict, tmp_path: Path) -> None:
+    """The true sigma (0.2) lies below a sweep starting at 0.4: the sweep must extend
+    downwards (0.4 / 2 = 0.2) and stop once the maximum is interior."""
+    settings = LikelihoodSettings(
+        generator=study["generator"], data=[study["in"]], sweep_min=0.4, sweep_max=0.8,
+        sweep_points=2, sweep_limit=16, limit=4, bdmc=0, ais=FAST_AIS, shard_size=8,
+        device="cpu",
+    )
+    summary = run_likelihood(settings, tmp_path / "run")
+    sigmas = [s["sigma"] for s in summary["sweep"]]
+    assert summary["best_sigma"] == TRUE_SIGMA
+    assert sigmas == [0.1, 0.2, 0.4, 0.8]
+    assert summary["best_sigma_at_sweep_edge"] is False
+
+
 def test_cli_likelihood_and_bad_input(study: dict, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "cli"

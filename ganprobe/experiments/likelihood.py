@@ -7,7 +7,10 @@ run_likelihood:
    `limit + sweep_limit` images; the first `limit` are evaluated, the other `sweep_limit` are
    held out for choosing sigma (only when more than one sigma is considered).
 2. Sigma: every candidate (settings.sigmas, or a geometric sweep sweep_min..sweep_max) is scored
-   by the mean AIS log_px of the held-out images; best_sigma maximises it.
+   by the mean AIS log_px of the held-out images; best_sigma maximises it. When the maximum of
+   a geometric sweep sits at its first or last sigma, the sweep is extended beyond that edge
+   (same ratio, at most `sweep_extend` more sigmas); `best_sigma_at_sweep_edge` says whether
+   it still sits there.
 3. Every group at the evaluated sigmas (settings.sigmas if given, else best_sigma): per-image
    log_px, bpd, ESS, acceptance -> likelihood.csv (held-out rows have group '<spec> (held-out)').
 4. BDMC at best_sigma on `bdmc` simulated images: lower / upper bounds and their gap.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +70,25 @@ def geometric_sigmas(low: float, high: float, points: int) -> list[float]:
         raise GanprobeError(f"sigma sweep needs 0 < sweep_min < sweep_max (got {low}, {high})")
     values = np.geomspace(low, high, points)
     return [float(f"{v:.4g}") for v in values]
+
+
+def _extend_sweep_past_edges(
+    sweep: list[dict[str, Any]], score: Callable[[float], None], max_extra: int
+) -> None:
+    """While the held-out maximum of a geometric sweep (sorted by sigma) sits at its smallest
+    or largest sigma, score one more sigma beyond that edge with the sweep's ratio, at most
+    `max_extra` times: the chosen sigma is then an interior maximum whenever one is in reach."""
+    if len(sweep) < 2:
+        return
+    ratio = sweep[1]["sigma"] / sweep[0]["sigma"]
+    for _ in range(max_extra):
+        best = max(range(len(sweep)), key=lambda i: sweep[i]["mean_log_px"])
+        if best == 0:
+            score(float(f"{sweep[0]['sigma'] / ratio:.4g}"))
+        elif best == len(sweep) - 1:
+            score(float(f"{sweep[-1]['sigma'] * ratio:.4g}"))
+        else:
+            return
 
 
 @dataclass
@@ -233,16 +256,24 @@ def _gan_study(
     held_out = settings.sweep_limit if len(candidates) > 1 else 0
     groups, held = _load_groups(settings, shape, held_out)
     rows: list[dict] = []
-    sweep = []
+    sweep: list[dict[str, Any]] = []
+
+    def score(sigma: float) -> None:
+        arrays = ais_group(store, generator, held, sigma, settings.ais, settings.seed,
+                           settings.shard_size, device, f"heldout-s{sigma:g}")
+        rows.extend(_rows(held, sigma, arrays, held.name))
+        _, stderr_bpd = _mean_stderr(arrays["bpd"])
+        sweep.append({"sigma": sigma, **_group_summary(arrays), "stderr_bpd": stderr_bpd})
+        sweep.sort(key=lambda s: s["sigma"])
+
     with Timer() as timer:
         for sigma in candidates if held is not None else []:
-            arrays = ais_group(store, generator, held, sigma, settings.ais, settings.seed,
-                               settings.shard_size, device, f"heldout-s{sigma:g}")
-            rows += _rows(held, sigma, arrays, held.name)
-            _, stderr_bpd = _mean_stderr(arrays["bpd"])
-            sweep.append({"sigma": sigma, **_group_summary(arrays), "stderr_bpd": stderr_bpd})
+            score(sigma)
+        if held is not None and not settings.sigmas:
+            _extend_sweep_past_edges(sweep, score, settings.sweep_extend)
     _add_time(store, "sigma sweep", timer.seconds)
     best_sigma = max(sweep, key=lambda s: s["mean_log_px"])["sigma"] if sweep else candidates[0]
+    best_at_edge = bool(sweep) and best_sigma in (sweep[0]["sigma"], sweep[-1]["sigma"])
     evaluated = list(settings.sigmas) if settings.sigmas else [best_sigma]
     per_sigma: dict[str, dict[str, Any]] = {}
     at_best: dict[str, np.ndarray] = {}
@@ -271,6 +302,7 @@ def _gan_study(
         "dim": int(math.prod(shape)),
         "best_sigma": best_sigma,
         "sigma_selection": "held-out" if sweep else "only candidate",
+        "best_sigma_at_sweep_edge": best_at_edge,
         "held_out_images": held_out,
         "sweep": sweep,
         "groups": per_sigma,
