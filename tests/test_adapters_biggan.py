@@ -30,6 +30,11 @@ def weights_dir(tmp_path_factory):
     )
     torch.manual_seed(0)
     network = BigGAN(config).eval()
+    # the package creates the final batch norm's weight and bias with torch.Tensor(n), i.e.
+    # uninitialised memory (its pretrained checkpoints overwrite them): give them real values
+    with torch.no_grad():
+        network.generator.bn.weight.fill_(1.0)
+        network.generator.bn.bias.zero_()
     directory = tmp_path_factory.mktemp("biggan")
     (directory / "config.json").write_text(config.to_json_string())
     torch.save(network.state_dict(), directory / "pytorch_model.bin")
