@@ -42,6 +42,8 @@ def test_classify_disjoint_manifolds(tmp_path) -> None:
     assert set(summary["accuracy"]) == {"gan_l2", "nn_l2"}
     assert np.trace(np.array(summary["confusion"]["gan_l2"])) == 12
     assert summary["median_true_class_rmse"] < 0.05
+    # validity: images generated under their own class reconstruct under it
+    assert summary["validity"]["valid"] and summary["validity"]["generated_median_rmse"] < 0.05
     for name in ("classify.csv", "accuracy.png", "confusion_gan_l2.png", "summary.json"):
         assert (tmp_path / "run" / name).exists()
 

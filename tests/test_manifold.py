@@ -33,6 +33,7 @@ def test_project_writes_table_summary_and_figures(tmp_path) -> None:
     l2 = np.array([float(r["l2"]) for r in rows])
     assert np.allclose(rmse, l2 / 6.0)  # D = 36
     assert summary["median_rmse"] == pytest.approx(float(np.median(rmse)))
+    assert summary["validity"]["valid"] and summary["validity"]["count"] == 16
     for name in ("summary.json", "config.json", "reconstructions.png", "distance_histogram.png"):
         assert (tmp_path / "run" / name).exists()
 

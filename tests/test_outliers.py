@@ -19,7 +19,7 @@ def test_outliers_summary_and_table(tmp_path) -> None:
     settings = OutlierSettings(
         generator="python:tests/projection_fakes.py:make_mlp", in_data="ood:noise",
         ood=["ood:constant", "digits"], train="digits", limit=10, train_limit=50,
-        projection=ProjectionSettings(restarts=1, steps=30), shard_size=5,
+        projection=ProjectionSettings(restarts=2, steps=80), shard_size=5,
     )
     summary = run_outliers(settings, tmp_path / "run")
     assert set(summary["auroc"]) == {"ood:constant", "digits"}
@@ -37,6 +37,21 @@ def test_outliers_summary_and_table(tmp_path) -> None:
                                      np.array(scores[("digits", m)]))
         assert summary["auroc"]["digits"][m] == pytest.approx(expected["auroc"])
     assert (tmp_path / "run" / "auroc.png").exists()
+    # the validity check: generated images reconstruct, so the comparison stands
+    assert summary["validity"]["valid"] and summary["validity"]["count"] == 16
+    assert summary["warnings"] == []
+
+
+def test_outliers_weak_projection_is_flagged(tmp_path) -> None:
+    settings = OutlierSettings(
+        generator="python:tests/projection_fakes.py:make_mlp", in_data="ood:noise",
+        ood=["ood:constant"], train="digits", limit=4, train_limit=10, validity_count=4,
+        projection=ProjectionSettings(restarts=1, steps=1, lr=1e-4),
+    )
+    summary = run_outliers(settings, tmp_path / "run")
+    assert summary["validity"]["valid"] is False
+    assert summary["validity"]["generated_median_rmse"] > 0.05
+    assert "too weak" in summary["warnings"][0]
 
 
 def test_outliers_with_lpips_keys(tmp_path) -> None:

@@ -100,6 +100,9 @@ def test_verdict_rules_exact() -> None:
     assert outliers.status == HOLDS and outliers.note.endswith("images: digits")
     assert classify_verdict(CLASSIFY).status == HOLDS
     assert classify_verdict({"accuracy": {"gan_l2": 0.9, "nn_l2": 0.8}}).status == DOES_NOT_HOLD
+    invalid = {"validity": {"valid": False, "generated_median_rmse": 0.2}}
+    assert outliers_verdict({**OUTLIERS, **invalid}).status == NOT_AVAILABLE
+    assert classify_verdict({**CLASSIFY, **invalid}).status == NOT_AVAILABLE
     likelihood = likelihood_verdict(LIKELIHOOD)
     assert likelihood.status == HOLDS and likelihood.note.endswith("images: digits")
     assert dict(likelihood.evidence)["BDMC gap at best sigma (nats)"] == 3.5

@@ -20,7 +20,13 @@ from ..inference.projection import project_all_classes
 from ..parallel import run_sharded
 from ..report.manifold_figures import plot_accuracy_bars, plot_confusion_matrix
 from ..store import RunStore, Timer
-from ._common import distance_metrics, load_checked_generator, load_group, nn_group
+from ._common import (
+    check_validity,
+    distance_metrics,
+    load_checked_generator,
+    load_group,
+    nn_group,
+)
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -33,7 +39,8 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
 def run_classify(settings: ClassifySettings, out: Path) -> dict[str, Any]:
     """`ganprobe classify`: writes classify.csv (per image: index, label, predictions of every
     method, distance to each class manifold), summary.json (accuracy -> gan_l2, nn_l2,
-    classifier [, gan_lpips, nn_lpips]; confusion -> method -> [K, K]), accuracy.png and
+    classifier [, gan_lpips, nn_lpips]; confusion -> method -> [K, K]; validity: the check of
+    generated images, each projected under its own class), accuracy.png and
     confusion_gan_l2.png. Returns the summary."""
     store = RunStore.open(out, "classify", settings, seed=settings.seed)
     generator = load_checked_generator(settings.generator, settings.projection.device,
@@ -55,6 +62,11 @@ def run_classify(settings: ClassifySettings, out: Path) -> dict[str, Any]:
     if (train.labels < 0).any():
         raise GanprobeError(f"the 1-NN reference {settings.train} must have labels")
     metrics = distance_metrics(settings.projection)
+    with Timer() as timer:
+        validity, warnings = check_validity(
+            store, generator, settings.projection, settings.validity_count,
+            settings.validity_threshold, settings.seed, settings.shard_size, settings.backend)
+    store.record_time("validity check", timer.seconds)
 
     def compute(start: int, stop: int) -> dict[str, np.ndarray]:
         pairs = project_all_classes(generator, data.images[start:stop], settings.projection,
@@ -104,6 +116,8 @@ def run_classify(settings: ClassifySettings, out: Path) -> dict[str, Any]:
         "confusion": {k: v.tolist() for k, v in confusion.items()},
         "median_true_class_rmse": float(np.median(
             per_class["class_l2"][np.arange(len(data)), labels]) / np.sqrt(np.prod(shape))),
+        "validity": validity,
+        "warnings": warnings,
     }
     store.write_summary(summary)
     return summary

@@ -18,6 +18,7 @@ from ..metrics import detection_metrics
 from ..report.manifold_figures import plot_detection_bars, plot_distance_histograms
 from ..store import RunStore, Timer
 from ._common import (
+    check_validity,
     distance_metrics,
     group_for,
     load_checked_generator,
@@ -32,13 +33,19 @@ METRIC_NAMES = ("auroc", "aupr", "fpr_at_95_tpr")
 def run_outliers(settings: OutlierSettings, out: Path) -> dict[str, Any]:
     """`ganprobe outliers`: writes outliers.csv (per image: group, index, label, gan_<metric>,
     nn_<metric>), summary.json (auroc / aupr / fpr_at_95_tpr -> OOD spec -> gan_l2, nn_l2 [,
-    gan_lpips, nn_lpips]; groups -> name -> medians), auroc.png and distance histograms."""
+    gan_lpips, nn_lpips]; groups -> name -> medians; validity: the check of generated images),
+    auroc.png and distance histograms."""
     store = RunStore.open(out, "outliers", settings, seed=settings.seed)
     generator = load_checked_generator(settings.generator, settings.projection.device,
                                        settings.trust_pickle)
     shape = tuple(generator.image_shape)
     metrics = distance_metrics(settings.projection)
     train = load_group(settings.train, settings.train_limit, settings.seed, shape)
+    with Timer() as timer:
+        validity, warnings = check_validity(
+            store, generator, settings.projection, settings.validity_count,
+            settings.validity_threshold, settings.seed, settings.shard_size, settings.backend)
+    store.record_time("validity check", timer.seconds)
     specs = [settings.in_data, *[s for s in settings.ood if s != settings.in_data]]
     scores: dict[str, dict[str, np.ndarray]] = {}
     rows: list[dict[str, Any]] = []
@@ -84,6 +91,8 @@ def run_outliers(settings: OutlierSettings, out: Path) -> dict[str, Any]:
         "train_count": len(train),
         "groups": groups_summary,
         "ood_closer_to_manifold_than_in": closer,
+        "validity": validity,
+        "warnings": warnings,
     })
     if summary["auroc"]:
         plot_detection_bars(summary["auroc"], store.path("auroc.png"),
