@@ -763,7 +763,7 @@ def train_density_command(
         "device": device,
     }
     if fixed_sigma is not None:
-        given.update(vae_sigma=fixed_sigma, vae_learn_sigma=False)
+        given.update(vae_sigma=fixed_sigma, vae_calibrated_sigma=False)
     values = {k: v for k, v in given.items() if v is not None}
     values["test_data"] = given["test_data"]
     base = DensityTrainSettings.quick(model) if quick else DensityTrainSettings(model=model)

@@ -442,11 +442,14 @@ class DensityTrainSettings(Settings):
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0.0)
     checkpoint_every: int = Field(200, ge=1)
-    # vae: Gaussian decoder N(x; decoder(z), sigma^2 I), sigma one learned scalar (model space)
+    # vae: Gaussian decoder N(x; decoder(z), sigma^2 I), sigma one scalar (model space), by
+    # default calibrated: set to its ELBO optimum per batch and over the training images at the
+    # end (ganprobe.models.density.vae); vae_calibrated_sigma=False keeps it at vae_sigma
     vae_architecture: Literal["conv", "linear"] = "conv"
-    vae_latent_dim: int = Field(16, ge=1)
-    vae_channels: int = Field(16, ge=1)
-    vae_learn_sigma: bool = True
+    vae_latent_dim: int = Field(32, ge=1)
+    vae_channels: int = Field(32, ge=1)
+    vae_calibrated_sigma: bool = True
+    vae_sigma_per_pixel: bool = Field(True, description="one decoder std per pixel, else one")
     vae_sigma: float = Field(0.1, gt=0.0, description="initial (or fixed) decoder std")
     vae_steps: int = Field(1500, ge=1)
     iwae_samples: int = Field(64, ge=1)

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import GanprobeError
+from .utils import GLOBAL_RNG_LOCK
 
 LPIPS_MIN_SIZE = 64
 LpipsNet = Literal["alex", "vgg"]
@@ -105,7 +106,7 @@ class LpipsDistance(torch.nn.Module):
             )
         if backbone not in ("imagenet", "random"):
             raise GanprobeError(f"unknown LPIPS backbone {backbone!r}; use 'imagenet' or 'random'")
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), GLOBAL_RNG_LOCK:
             warnings.simplefilter("ignore")
             generator_state = torch.random.get_rng_state()
             torch.manual_seed(0)  # a 'random' trunk is the same trunk in every process

@@ -16,6 +16,7 @@ import numpy as np
 from .errors import GanprobeError, StoreError
 from .progress import make_progress
 from .store import RunStore
+from .utils import raise_if_stop_requested
 
 ShardFn = Callable[[int, int], Mapping[str, np.ndarray]]
 
@@ -52,6 +53,7 @@ def run_sharded(
         )
         if backend == "local":
             for name, (start, stop) in todo:
+                raise_if_stop_requested()
                 store.write_shard(name, _check_shard(compute(start, stop), stop - start, name))
                 progress.advance(task)
         elif backend == "ray":

@@ -7,19 +7,53 @@ import os
 import platform
 import random
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+GLOBAL_RNG_LOCK = threading.RLock()
+"""Held while a block seeds and draws from the process-wide random generators."""
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch; return a CPU torch.Generator seeded with `seed`."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+
+@contextmanager
+def global_rng_seeded(seed: int) -> Iterator[None]:
+    """Seed python, numpy and torch's global generators with `seed` and hold them for the block
+    (module construction draws its initial weights from them). The lock keeps a concurrent
+    thread from drawing in between, so models built in parallel threads get the same weights
+    as models built alone."""
+    with GLOBAL_RNG_LOCK:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        yield
+
+
+STOP_REQUESTED = threading.Event()
+"""Set (by the thread that caught Ctrl-C) to stop long loops running in other threads."""
+
+
+def raise_if_stop_requested() -> None:
+    """Called once per step by long loops: raises KeyboardInterrupt when STOP_REQUESTED is set,
+    so loops in worker threads stop at a step boundary (their checkpoints stay valid)."""
+    if STOP_REQUESTED.is_set():
+        raise KeyboardInterrupt("stop requested")
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with `count` torch intra-op threads (a process-wide setting), then restore
+    the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(count)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def torch_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:

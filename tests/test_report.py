@@ -43,6 +43,7 @@ CLASSIFY = {"accuracy": {"gan_l2": 0.61, "nn_l2": 0.80, "classifier": 0.88}}
 LIKELIHOOD = {
     "in_distribution": "fashion-mnist:test",
     "best_sigma": 0.2,
+    "dim": 784,
     "bdmc": {"mean_gap": 3.5},
     "models": {
         "gan": {"bpd": {"fashion-mnist:test": 4.0, "digits": 3.0},
@@ -52,10 +53,14 @@ LIKELIHOOD = {
     },
 }
 TYPICALITY = {
+    "alpha": 0.01,
+    "samples": {"log_px_mean": -450.0},
     "groups": {
-        "fashion-mnist:train": {"fraction_typical": 0.1, "ks_pvalue": 1e-9},
-        "digits": {"fraction_typical": 0.0, "ks_pvalue": 1e-20},
-    }
+        "fashion-mnist:train": {"n": 24, "fraction_typical": 0.9, "ks_pvalue": 1e-9,
+                                "log_px_mean": -140.0, "reject_rate": {"1": 0.05, "8": 1.0}},
+        "digits": {"n": 24, "fraction_typical": 0.0, "ks_pvalue": 1e-20,
+                   "reject_rate": {"1": 1.0, "8": 1.0}},
+    },
 }
 
 
@@ -109,7 +114,27 @@ def test_verdict_rules_exact() -> None:
     only_flow = {**LIKELIHOOD, "models": {k: v for k, v in LIKELIHOOD["models"].items()
                                           if k != "gaussian"}}
     assert likelihood_verdict(only_flow).status == DOES_NOT_HOLD
-    assert typicality_verdict(TYPICALITY).status == HOLDS
+    # the BDMC gap: the GAN's AIS bpd may be too high by up to the gap
+    small_gap = {**LIKELIHOOD, "bdmc": {"mean_gap": 100.0}}  # 0.184 bpd
+    assert dict(likelihood_verdict(small_gap).evidence)["BDMC gap at best sigma (bpd)"] == (
+        pytest.approx(100.0 / (784 * 0.6931471805599453)))
+    assert likelihood_verdict(small_gap).status == HOLDS  # 3.5 < 4.0 - 0.184
+    large_gap = {**LIKELIHOOD, "bdmc": {"mean_gap": 400.0, "mean_gap_bpd": 0.7}}
+    inconclusive = likelihood_verdict(large_gap)  # 4.0 - 0.7 < 3.5 < 4.0
+    assert inconclusive.status == NOT_AVAILABLE and "BDMC gap (0.700 bpd)" in inconclusive.note
+    no_bdmc = likelihood_verdict({**LIKELIHOOD, "bdmc": None})
+    assert no_bdmc.status == HOLDS and "not bounded" in no_bdmc.note
+    typicality = typicality_verdict(TYPICALITY)
+    assert typicality.status == HOLDS and "higher mean log-likelihood" in typicality.note
+    assert dict(typicality.evidence)["rejected batches of M = 8, fashion-mnist:train"] == 1.0
+    train = TYPICALITY["groups"]["fashion-mnist:train"]
+    # M = 16 splits 24 images into one batch only: the verdict uses M = 8
+    wide = {**train, "reject_rate": {"1": 0.05, "8": 0.25, "16": 1.0}}
+    assert typicality_verdict({"groups": {"x:train": wide}}).status == DOES_NOT_HOLD
+    only_single = {**train, "reject_rate": {"1": 0.6}}
+    assert typicality_verdict({"groups": {"x:train": only_single}}).status == HOLDS
+    assert typicality_verdict({"groups": {"x:train": {"fraction_typical": 0.1}}}).status == (
+        NOT_AVAILABLE)
     for rule in (manifold_verdict, outliers_verdict, classify_verdict, likelihood_verdict,
                  typicality_verdict):
         assert rule({}).status == NOT_AVAILABLE

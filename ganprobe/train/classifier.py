@@ -18,7 +18,7 @@ from ..config import ClassifierTrainSettings
 from ..models.classifier import Classifier, ClassifierConfig, save_classifier
 from ..progress import make_progress
 from ..store import RunStore
-from ..utils import resolve_device, seed_everything
+from ..utils import global_rng_seeded, raise_if_stop_requested, resolve_device
 from .common import (
     CHECKPOINT,
     batch_indices,
@@ -51,7 +51,6 @@ def train_classifier(settings: ClassifierTrainSettings, out: Path, device: str =
     if (out / "summary.json").exists() and (out / "classifier.safetensors").exists():
         return out
     torch_device = resolve_device(device)
-    seed_everything(settings.seed)
     train = load_training_images(settings.data, settings.limit, settings.seed, need_labels=True)
     test = load_training_images(
         settings.test_data, None, settings.seed, need_labels=True, shape=train.shape
@@ -64,7 +63,8 @@ def train_classifier(settings: ClassifierTrainSettings, out: Path, device: str =
         feature_dim=settings.feature_dim,
         class_names=train.class_names,
     )
-    model = Classifier(config).to(torch_device)
+    with global_rng_seeded(settings.seed):  # initial weights
+        model = Classifier(config).to(torch_device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     batch_size = min(settings.batch_size, len(train))
     per_epoch = len(train) // batch_size
@@ -78,6 +78,7 @@ def train_classifier(settings: ClassifierTrainSettings, out: Path, device: str =
     with make_progress() as progress:
         task = progress.add_task("train classifier", total=total, completed=start, info="")
         for step in range(start, total):
+            raise_if_stop_requested()
             for group in optimizer.param_groups:
                 group["lr"] = settings.lr * 0.5 * (1 + math.cos(math.pi * step / total))
             index = batch_indices(len(train), batch_size, step, settings.seed)

@@ -146,6 +146,12 @@ def _fit(
         "final_loss_bpd": float(_loss_bpd(losses[-50:].mean(), math.prod(shape))),
     }
     if settings.model == "vae":
+        if module.calibrated:  # sigma's optimum over (dequantized) training images
+            generator = torch.Generator().manual_seed(settings.seed + 7)
+            fit_images = images[: settings.train_eval_limit]
+            if settings.dequantize:
+                fit_images = dequantize(fit_images, generator)
+            module.calibrate_sigma(fit_images, generator)
         facts["sigma"] = module.sigma
         return VAEDensity(module, ais=settings.ais, seed=settings.seed), facts
     return module, facts

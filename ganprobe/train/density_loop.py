@@ -20,6 +20,7 @@ from torch import nn
 from ..errors import GanprobeError
 from ..models.density.base import dequantize
 from ..progress import make_progress
+from ..utils import raise_if_stop_requested
 from .common import CHECKPOINT, batch_indices, load_checkpoint, save_checkpoint
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Generator], torch.Tensor]
@@ -71,6 +72,7 @@ def train_iterative(
     with make_progress() as progress:
         task = progress.add_task(description, total=steps, completed=start, info="")
         for step in range(start, steps):
+            raise_if_stop_requested()
             generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
             batch = images[batch_indices(len(images), batch_size, step, seed)].to(device)
             if dequantize_data:

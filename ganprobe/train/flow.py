@@ -10,18 +10,19 @@ import torch
 
 from ..config import DensityTrainSettings
 from ..models.density.flow import FlowDensity
+from ..utils import global_rng_seeded
 
 
 def build_flow(settings: DensityTrainSettings, image_shape: tuple[int, int, int]) -> FlowDensity:
     """A fresh MAF for images of `image_shape` (C, H, W), weights seeded by settings.seed."""
-    torch.manual_seed(settings.seed)
-    return FlowDensity(
-        image_shape,
-        transforms=settings.flow_transforms,
-        hidden=settings.flow_hidden,
-        hidden_layers=settings.flow_hidden_layers,
-        alpha=settings.flow_alpha,
-    )
+    with global_rng_seeded(settings.seed):
+        return FlowDensity(
+            image_shape,
+            transforms=settings.flow_transforms,
+            hidden=settings.flow_hidden,
+            hidden_layers=settings.flow_hidden_layers,
+            alpha=settings.flow_alpha,
+        )
 
 
 def flow_loss(flow: FlowDensity, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -37,7 +37,7 @@ from ..models.dcgan import (
 )
 from ..progress import make_progress
 from ..store import RunStore
-from ..utils import resolve_device, seed_everything
+from ..utils import global_rng_seeded, raise_if_stop_requested, resolve_device
 from .common import (
     CHECKPOINT,
     batch_indices,
@@ -108,7 +108,6 @@ def train_gan(settings: GanTrainSettings, out: Path, device: str = "cpu") -> Pat
     if (out / "summary.json").exists() and (out / "generator.safetensors").exists():
         return out
     device = resolve_device(device)
-    seed_everything(settings.seed)
     data = load_training_images(
         settings.data, settings.limit, settings.seed, need_labels=settings.conditional
     )
@@ -121,8 +120,9 @@ def train_gan(settings: GanTrainSettings, out: Path, device: str = "cpu") -> Pat
         embed_dim=settings.embed_dim,
         d_norm=settings.d_norm,
     )
-    G = DCGANGenerator(config).to(device)
-    D = DCGANDiscriminator(config).to(device)
+    with global_rng_seeded(settings.seed):  # initial weights
+        G = DCGANGenerator(config).to(device)
+        D = DCGANDiscriminator(config).to(device)
     G_ema = copy.deepcopy(G).requires_grad_(False)
     betas = (settings.beta1, settings.beta2)
     opt_g = torch.optim.Adam(G.parameters(), lr=settings.lr, betas=betas)
@@ -143,6 +143,7 @@ def train_gan(settings: GanTrainSettings, out: Path, device: str = "cpu") -> Pat
     with make_progress() as progress:
         task = progress.add_task("train gan", total=settings.steps, completed=start, info="")
         for step in range(start, settings.steps):
+            raise_if_stop_requested()
             index = batch_indices(len(data), settings.batch_size, step, settings.seed)
             x = images[index].to(device)
             y = labels[index].to(device) if num_classes else None

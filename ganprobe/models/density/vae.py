@@ -1,12 +1,17 @@
 """Variational autoencoder with a Gaussian decoder, as a density model.
 
-    z ~ N(0, I_d),    x | z ~ N(decoder(z), sigma^2 I_D),    q(z | x) = N(mu(x), diag(s(x)^2))
+    z ~ N(0, I_d),    x | z ~ N(decoder(z), diag(sigma^2)),    q(z | x) = N(mu(x), diag(s(x)^2))
 
-sigma is ONE scalar standard deviation in model space, shared by all pixels; it is learned with
-the rest of the model (log-parametrised) unless `learn_sigma=False`, when it stays at its
-initial value. Architectures: "conv" (two stride-2 convolutions each way; H and W divisible by
-4) and "linear" (x = W z + b: a PPCA-like model whose marginal is Gaussian, used to test the
-estimators against exact values).
+sigma is the decoder's standard deviation in model space: one scalar shared by all pixels, or
+with `sigma_per_pixel=True` one value per pixel (a diagonal covariance; the default of the
+study's baseline, so black backgrounds are not scored with the noise of the garment). With
+`calibrated=True` (the default) it is not learned by gradient but set in closed form to its ELBO
+optimum, sqrt(mean squared residual): per batch during training and over the training images at
+the end (a "calibrated decoder", Rybkin et al., 2021; a gradient-learned sigma trails the
+shrinking reconstruction error by Adam's step size), never below SIGMA_FLOOR. With
+`calibrated=False` it stays at its initial value. Architectures: "conv" (two stride-2
+convolutions each way; H and W divisible by 4) and "linear" (x = W z + b: a PPCA-like model
+whose marginal is Gaussian, used to test the estimators against exact values).
 
 Estimators of log p(x), all nats in model space, per image:
 - `elbo`: E_q[log p(x|z)] - KL(q || p), one reparametrised sample, KL in closed form;
@@ -48,6 +53,10 @@ def _conv_decoder(channels: int, hidden: int, height: int, width: int, latent: i
     )
 
 
+SIGMA_FLOOR = 1e-3
+"""Smallest calibrated decoder std (model space; an 8-bit level is 2/255 = 0.0078)."""
+
+
 class VAE(nn.Module):
     """Gaussian-decoder VAE over images [N, C, H, W]; see the module docstring."""
 
@@ -58,7 +67,8 @@ class VAE(nn.Module):
         architecture: str = "conv",
         channels: int = 32,
         sigma: float = 0.1,
-        learn_sigma: bool = True,
+        calibrated: bool = True,
+        sigma_per_pixel: bool = False,
     ) -> None:
         super().__init__()
         c, h, w = (int(s) for s in image_shape)
@@ -67,7 +77,8 @@ class VAE(nn.Module):
         self.num_classes = 0
         self.architecture = architecture
         self.channels = int(channels)
-        self.learn_sigma = bool(learn_sigma)
+        self.calibrated = bool(calibrated)
+        self.sigma_per_pixel = bool(sigma_per_pixel)
         dim = c * h * w
         if architecture == "conv":
             if h % 4 or w % 4:
@@ -82,15 +93,21 @@ class VAE(nn.Module):
             self.decoder = nn.Sequential(nn.Linear(latent_dim, dim), nn.Unflatten(1, (c, h, w)))
         else:
             raise ModelError(f"unknown VAE architecture {architecture!r}; use 'conv' or 'linear'")
+        shape = (c, h, w) if self.sigma_per_pixel else ()
         self.log_sigma = nn.Parameter(
-            torch.tensor(math.log(sigma)), requires_grad=self.learn_sigma
+            torch.full(shape, math.log(sigma)), requires_grad=False
         )
 
     # ----------------------------------------------------------------- the model
     @property
     def sigma(self) -> float:
-        """Decoder standard deviation (model space)."""
-        return float(self.log_sigma.detach().exp())
+        """Decoder standard deviation (model space); for a per-pixel sigma, the root mean
+        square over pixels."""
+        return float(self.log_sigma.detach().double().mul(2).exp().mean().sqrt())
+
+    def _flat_log_sigma(self) -> torch.Tensor:
+        """log sigma per dimension: [D]."""
+        return self.log_sigma.expand(self.image_shape).reshape(-1)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z|x): mean [N, d] and log standard deviation [N, d] for images x [N, C, H, W]."""
@@ -114,22 +131,68 @@ class VAE(nn.Module):
 
     def log_likelihood(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """log N(x; decoder(z), sigma^2 I) for z [M, d] and x [M, C, H, W]: [M], nats."""
-        residual = (x - self.decode(z)).flatten(1)
-        dim = residual.shape[1]
+        return self._gaussian_log_likelihood((x - self.decode(z)).flatten(1))
+
+    def _gaussian_log_likelihood(self, residual: torch.Tensor) -> torch.Tensor:
+        """log N(residual; 0, diag(sigma^2)) per row of residual [M, D]: [M], nats."""
+        log_sigma = self._flat_log_sigma()
         return (
-            gaussian_log_norm(dim)
-            - dim * self.log_sigma
-            - 0.5 * residual.pow(2).sum(1) * torch.exp(-2.0 * self.log_sigma)
+            gaussian_log_norm(residual.shape[1])
+            - log_sigma.sum()
+            - 0.5 * (residual.pow(2) * torch.exp(-2.0 * log_sigma)).sum(1)
         )
 
-    # ----------------------------------------------------------------- estimators
-    def elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Evidence lower bound per image x [N, C, H, W]: [N] nats (differentiable)."""
+    def _posterior_draw(
+        self, x: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """z ~ q(z | x) by reparametrisation [N, d] and KL(q(z | x) || p(z)) [N] (nats)."""
         mu, log_std = self.encode(x)
         eps = torch.randn(mu.shape, generator=generator).to(mu)
-        z = mu + log_std.exp() * eps
         kl = 0.5 * (mu.pow(2) + torch.exp(2 * log_std) - 1.0 - 2 * log_std).sum(1)
-        return self.log_likelihood(z, x) - kl
+        return mu + log_std.exp() * eps, kl
+
+    @torch.no_grad()
+    def _set_optimal_sigma(self, residual: torch.Tensor) -> None:
+        """Set sigma to the value that maximises the Gaussian log-likelihood of residuals
+        [M, D] (model space): sqrt(mean residual^2) over rows (and over pixels for a shared
+        sigma), the closed-form optimum of the ELBO in sigma."""
+        self._set_sigma_from_moments(residual.detach().double().pow(2).sum(0), residual.shape[0])
+
+    def _set_sigma_from_moments(self, squared_sum: torch.Tensor, rows: int) -> None:
+        """sigma^2 = squared_sum [D] / rows per pixel (or its mean for a shared sigma),
+        floored at SIGMA_FLOOR^2."""
+        variance = squared_sum / rows
+        if not self.sigma_per_pixel:
+            variance = variance.mean()
+        log_sigma = 0.5 * variance.clamp(min=SIGMA_FLOOR**2).log()
+        self.log_sigma.copy_(log_sigma.reshape(self.log_sigma.shape).to(self.log_sigma))
+
+    # ----------------------------------------------------------------- estimators
+    def elbo(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, calibrate: bool = False
+    ) -> torch.Tensor:
+        """Evidence lower bound per image x [N, C, H, W]: [N] nats (differentiable). With
+        `calibrate`, sigma is first set to its optimum for this batch (on the same posterior
+        draw); the decoder's gradient is then that of the log of the mean squared error."""
+        z, kl = self._posterior_draw(x, generator)
+        residual = (x - self.decode(z)).flatten(1)
+        if calibrate:
+            self._set_optimal_sigma(residual)
+        return self._gaussian_log_likelihood(residual) - kl
+
+    @torch.no_grad()
+    def calibrate_sigma(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, batch_size: int = 500
+    ) -> float:
+        """Set sigma to its ELBO optimum over images x [N, C, H, W] (one posterior draw per
+        image): sqrt of the mean squared reconstruction residual. Returns `sigma`."""
+        squared_sum = torch.zeros(x[0].numel(), dtype=torch.float64)
+        for start in range(0, x.shape[0], batch_size):
+            batch = x[start:start + batch_size]
+            z, _ = self._posterior_draw(batch, generator)
+            squared_sum += (batch - self.decode(z)).flatten(1).double().pow(2).sum(0).cpu()
+        self._set_sigma_from_moments(squared_sum, x.shape[0])
+        return self.sigma
 
     def iwae(
         self, x: torch.Tensor, samples: int, generator: torch.Generator | None = None
@@ -157,7 +220,8 @@ class VAE(nn.Module):
             "architecture": self.architecture,
             "channels": self.channels,
             "sigma": self.sigma,
-            "learn_sigma": self.learn_sigma,
+            "calibrated": self.calibrated,
+            "sigma_per_pixel": self.sigma_per_pixel,
         }
 
 
@@ -239,7 +303,7 @@ class VAEDensity:
         """n draws x = decoder(z) + sigma eps, z ~ N(0, I): [n, C, H, W] in model space."""
         z = self.vae.sample_latent(n, generator)
         mean = self.vae.decode(z)
-        return mean + self.vae.sigma * torch.randn(mean.shape, generator=generator)
+        return mean + self.vae.log_sigma.exp() * torch.randn(mean.shape, generator=generator)
 
     def save(self, run_dir: Path) -> None:
         save_model_files(
@@ -248,7 +312,7 @@ class VAEDensity:
 
     @classmethod
     def from_files(cls, meta: dict, tensors: dict[str, torch.Tensor]) -> VAEDensity:
-        keys = ("latent_dim", "architecture", "channels", "sigma", "learn_sigma")
+        keys = ("latent_dim", "architecture", "channels", "sigma", "calibrated", "sigma_per_pixel")
         args = {k: meta[k] for k in keys}
         vae = VAE(tuple(meta["image_shape"]), **args)
         vae.load_state_dict(tensors)
