@@ -25,6 +25,8 @@ from rich.progress import (
 )
 
 console = Console(stderr=True)
+REFRESH_PER_SECOND = 2
+"""Redraws of a live display per second: each redraw holds the GIL and delays the loops."""
 _lock = threading.Lock()
 _live: list[Progress] = []  # the outermost live display, while there is one
 
@@ -85,4 +87,5 @@ def make_progress(transient: bool = False) -> Progress | _SharedView:
         console=console,
         transient=transient,
         disable=disable,
+        refresh_per_second=REFRESH_PER_SECOND,
     )

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,14 +44,9 @@ from ..report.likelihood_figures import bpd_against_sigma, bpd_histograms
 from ..store import RunStore, Timer
 from ..units import bits_per_dim
 from ..utils import resolve_device, torch_generator
-from ._common import load_checked_generator, load_group, slug
+from ._common import load_checked_generator, load_group, shard_seed, slug
 
 GAN = "gan"
-
-
-def shard_seed(seed: int, name: str, start: int) -> int:
-    """Seed of the shard of `name` starting at item `start` (independent of resume order)."""
-    return (int(seed) * 1_000_003 + zlib.crc32(f"{name}:{start}".encode())) % 2**63
 
 
 def _add_time(store: RunStore, stage: str, seconds: float) -> None:

@@ -15,7 +15,6 @@ latent_norms.png, timings.json.
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +40,9 @@ from ..report.typicality_figures import latent_norm_histograms, log_px_histogram
 from ..store import RunStore, Timer
 from ..units import bits_per_dim
 from ..utils import resolve_device, torch_generator
+from ._common import shard_seed
 
 SAMPLES = "model samples"
-
-
-def shard_seed(seed: int, name: str, start: int) -> int:
-    """Seed of the shard of `name` starting at item `start`: independent of resume order."""
-    return (int(seed) * 1_000_003 + zlib.crc32(f"{name}:{start}".encode())) % 2**63
 
 
 def draw_samples(

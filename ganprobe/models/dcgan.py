@@ -120,6 +120,13 @@ def _check_labels(c: torch.Tensor | None, n: int, num_classes: int) -> torch.Ten
     return c.long()
 
 
+CONV_MEMORY_FORMAT = torch.channels_last
+"""Layout of the convolution weights (and so of the activations). On CPU, generator forward +
+backward passes (the cost unit of projection and AIS) run about 1.1x faster channels-last than
+NCHW, and training is no slower (benchmarks/bench_training.py). Shapes are unchanged; values
+agree up to float rounding."""
+
+
 class DCGANGenerator(GaussianPriorMixin, nn.Module):
     """G(z, c) -> images [N, C, H, W] in [-1, 1]; implements the Generator protocol.
 
@@ -159,6 +166,7 @@ class DCGANGenerator(GaussianPriorMixin, nn.Module):
             ]
         self.blocks = nn.Sequential(*blocks)
         self.to_image = nn.Conv2d(config.channels(0), config.image_shape[0], 3, padding=1)
+        self.to(memory_format=CONV_MEMORY_FORMAT)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """z [N, latent_dim], c int64 [N] or None -> images [N, C, H, W] in [-1, 1]."""
@@ -211,6 +219,7 @@ class DCGANDiscriminator(nn.Module):
         else:
             self.class_embed = None
             self.class_head = None
+        self.to(memory_format=CONV_MEMORY_FORMAT)
 
     def forward(
         self, x: torch.Tensor, c: torch.Tensor | None = None

@@ -141,7 +141,8 @@ def train_gan(settings: GanTrainSettings, out: Path, device: str = "cpu") -> Pat
     images, labels = data.images, data.labels
     began = time.perf_counter()
     with make_progress() as progress:
-        task = progress.add_task("train gan", total=settings.steps, completed=start, info="")
+        name = "train conditional gan" if settings.conditional else "train gan"
+        task = progress.add_task(name, total=settings.steps, completed=start, info="")
         for step in range(start, settings.steps):
             raise_if_stop_requested()
             index = batch_indices(len(data), settings.batch_size, step, settings.seed)
