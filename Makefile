@@ -30,11 +30,11 @@ demo: install
 	@echo "Report: $(CURDIR)/runs/demo/report.html"
 
 test: install
-	$(VENV)/bin/ruff check ganprobe tests benchmarks
+	$(VENV)/bin/ruff check ganprobe tests benchmarks scripts
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ganprobe tests benchmarks
+	$(VENV)/bin/ruff check ganprobe tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache

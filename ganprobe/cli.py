@@ -18,7 +18,8 @@ _STATE = {"debug": False}
 
 
 class _ErrorHandlingGroup(TyperGroup):
-    """Root command group: turns GanprobeError / ValidationError into one line + exit code 2."""
+    """Root command group: turns GanprobeError / ValidationError into one line + exit code 2,
+    and Ctrl-C into one line saying how to resume + exit code 130."""
 
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
@@ -32,6 +33,12 @@ class _ErrorHandlingGroup(TyperGroup):
                 message = " ".join(str(exc).split())
             console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            if _STATE["debug"]:
+                raise
+            console.print("interrupted: finished shards, stages and checkpoints are kept; rerun "
+                          "the same command to resume", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
 
 
 app = typer.Typer(

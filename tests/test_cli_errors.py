@@ -42,3 +42,33 @@ def test_help_lists_the_data_commands() -> None:
     assert result.returncode == 0
     for command in ("list", "info", "show"):
         assert command in result.stdout
+
+
+def test_ctrl_c_prints_how_to_resume_and_exits_130(tmp_path) -> None:
+    """SIGINT during a long run: one line saying how to resume, exit code 130, and the
+    checkpoint written before the interrupt is kept."""
+    import signal
+    import time
+
+    import numpy as np
+
+    images = np.random.default_rng(0).integers(0, 255, size=(32, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "tiny.npz", images=images)
+    out = tmp_path / "gan"
+    env = dict(os.environ, GANPROBE_NO_PROGRESS="1", COLUMNS="200")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ganprobe.cli", "train", "gan", "--data",
+         f"npz:{tmp_path / 'tiny.npz'}", "--steps", "1000000", "--width", "4",
+         "--batch-size", "8", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.safetensors").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: finished shards, stages and "
+                                                      "checkpoints are kept; rerun")
+    assert (out / "checkpoint.safetensors").exists()

@@ -184,3 +184,24 @@ def test_models_trained_side_by_side_equal_models_trained_alone(tmp_path, monkey
         assert first.keys() == second.keys()
         for key in first:
             assert torch.equal(first[key], second[key]), (kind, key)
+
+
+def test_a_failing_job_stops_the_other_training_at_its_next_step(tmp_path, monkeypatch):
+    """train_all: when one job fails (or Ctrl-C reaches the main thread), the jobs running in
+    the other worker stop at their next step instead of training to the end."""
+    import time
+
+    from ganprobe.experiments.demo import train_all
+    from ganprobe.utils import STOP_REQUESTED
+
+    spec = write_two_class_npz(tmp_path / "two.npz")
+    monkeypatch.setenv("GANPROBE_CACHE", str(tmp_path / "cache"))
+    jobs = {
+        "gan": tiny(spec, steps=10**6, checkpoint_every=10**6, sample_every=10**6),
+        "cgan": tiny(spec, steps=5, conditional=True, data="npz:/no/such/file.npz"),
+    }
+    start = time.monotonic()
+    with pytest.raises(GanprobeError):
+        train_all(jobs, workers=2)
+    assert time.monotonic() - start < 30
+    assert not STOP_REQUESTED.is_set()  # cleared for the next call

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,8 @@ def train_all(jobs: dict[str, Any], workers: int = MODEL_WORKERS) -> dict[str, s
     with torch_threads(threads), ThreadPoolExecutor(workers) as pool:
         futures = {kind: pool.submit(train, kind, settings) for kind, settings in jobs.items()}
         try:
+            for future in as_completed(futures.values()):
+                future.result()  # the first failure, whichever job it is in, stops the rest
             return {kind: future.result() for kind, future in futures.items()}
         except BaseException:
             STOP_REQUESTED.set()

@@ -17,8 +17,11 @@ Objective per image (`loss`): 'l2' = sum of squared differences over C*H*W, 'lpi
 (early stop) once any of its restarts has rmse (LPIPS for loss 'lpips') below `tolerance`.
 
 Restart r of the image with id k starts from a torch.Generator seeded by (seed, k, r) only, so
-results do not depend on batch composition, chunking or sharding. Images are processed in
-chunks whose estimated peak memory stays under `memory_budget_mb`.
+results do not depend on batch composition, chunking or sharding in exact arithmetic. (A
+generator whose kernels round differently at different batch sizes, like most convolutions,
+can still move an image's result: over thousands of steps a 1e-6 difference may reach another
+local minimum; docs/results.md measures it.) Images are processed in chunks whose estimated
+peak memory stays under `memory_budget_mb`.
 """
 
 from __future__ import annotations

@@ -34,6 +34,12 @@ class PPCADensity:
     image_shape: tuple[int, int, int]
     name: str = "ppca"
 
+    def __post_init__(self) -> None:
+        # row-major, as loaded from safetensors: a column-major W from eigh would round the
+        # matrix products differently, and a saved model would not give identical log_px
+        self.mean = self.mean.contiguous()
+        self.weight = self.weight.contiguous()
+
     @property
     def rank(self) -> int:
         return int(self.weight.shape[1])
