@@ -122,9 +122,9 @@ def _check_labels(c: torch.Tensor | None, n: int, num_classes: int) -> torch.Ten
 
 CONV_MEMORY_FORMAT = torch.channels_last
 """Layout of the convolution weights (and so of the activations). On CPU, generator forward +
-backward passes (the cost unit of projection and AIS) run about 1.1x faster channels-last than
-NCHW, and training is no slower (benchmarks/bench_training.py). Shapes are unchanged; values
-agree up to float rounding."""
+backward passes (the cost unit of projection and AIS) run 1.10-1.16x faster channels-last than
+NCHW; training runs at 0.90-1.02x (benchmarks/bench_training.py, two runs). Shapes are
+unchanged; values agree up to float rounding."""
 
 
 class DCGANGenerator(GaussianPriorMixin, nn.Module):
