@@ -4,19 +4,22 @@ input; the full traceback with --debug."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+
+import numpy as np
+
+ENV = dict(os.environ, GANPROBE_NO_PROGRESS="1", COLUMNS="200")
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ganprobe.cli", *args]
 
 
 def ganprobe(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, GANPROBE_NO_PROGRESS="1", COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "ganprobe.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return subprocess.run(command(*args), capture_output=True, text=True, timeout=120, env=ENV)
 
 
 def test_bad_input_is_one_line_and_exit_code_2() -> None:
@@ -47,20 +50,13 @@ def test_help_lists_the_data_commands() -> None:
 def test_ctrl_c_prints_how_to_resume_and_exits_130(tmp_path) -> None:
     """SIGINT during a long run: one line saying how to resume, exit code 130, and the
     checkpoint written before the interrupt is kept."""
-    import signal
-    import time
-
-    import numpy as np
-
     images = np.random.default_rng(0).integers(0, 255, size=(32, 8, 8), dtype=np.uint8)
     np.savez(tmp_path / "tiny.npz", images=images)
     out = tmp_path / "gan"
-    env = dict(os.environ, GANPROBE_NO_PROGRESS="1", COLUMNS="200")
     process = subprocess.Popen(
-        [sys.executable, "-m", "ganprobe.cli", "train", "gan", "--data",
-         f"npz:{tmp_path / 'tiny.npz'}", "--steps", "1000000", "--width", "4",
-         "--batch-size", "8", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        command("train", "gan", "--data", f"npz:{tmp_path / 'tiny.npz'}", "--steps", "1000000",
+                "--width", "4", "--batch-size", "8", "--out", str(out)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60

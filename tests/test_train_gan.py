@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -12,11 +13,13 @@ from typer.testing import CliRunner
 
 import ganprobe.train.gan as gan_module
 from ganprobe.cli import app
-from ganprobe.config import GanTrainSettings
+from ganprobe.config import DensityTrainSettings, GanTrainSettings
 from ganprobe.errors import GanprobeError
+from ganprobe.experiments.demo import train_all
 from ganprobe.models import load_generator
 from ganprobe.train.common import batch_indices
 from ganprobe.train.gan import train_gan
+from ganprobe.utils import STOP_REQUESTED, torch_threads
 
 
 def write_two_class_npz(path, n=32, labels=True):
@@ -153,10 +156,6 @@ def test_models_trained_side_by_side_equal_models_trained_alone(tmp_path, monkey
     """The demo's models stage trains two models at a time in threads; each gets exactly the
     weights it gets trained alone (same thread count), and a fresh draw of the global RNG
     between runs changes nothing."""
-    from ganprobe.config import DensityTrainSettings
-    from ganprobe.experiments.demo import train_all
-    from ganprobe.utils import torch_threads
-
     spec = write_two_class_npz(tmp_path / "two.npz")
     jobs = {
         "gan": tiny(spec, steps=8),
@@ -189,11 +188,6 @@ def test_models_trained_side_by_side_equal_models_trained_alone(tmp_path, monkey
 def test_a_failing_job_stops_the_other_training_at_its_next_step(tmp_path, monkeypatch):
     """train_all: when one job fails (or Ctrl-C reaches the main thread), the jobs running in
     the other worker stop at their next step instead of training to the end."""
-    import time
-
-    from ganprobe.experiments.demo import train_all
-    from ganprobe.utils import STOP_REQUESTED
-
     spec = write_two_class_npz(tmp_path / "two.npz")
     monkeypatch.setenv("GANPROBE_CACHE", str(tmp_path / "cache"))
     jobs = {

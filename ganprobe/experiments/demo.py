@@ -186,11 +186,10 @@ def train_all(jobs: dict[str, Any], workers: int = MODEL_WORKERS) -> dict[str, s
 
     threads = max(1, torch.get_num_threads() // workers)
     with torch_threads(threads), ThreadPoolExecutor(workers) as pool:
-        futures = {kind: pool.submit(train, kind, settings) for kind, settings in jobs.items()}
-        try:
-            for future in as_completed(futures.values()):
-                future.result()  # the first failure, whichever job it is in, stops the rest
-            return {kind: future.result() for kind, future in futures.items()}
+        futures = {pool.submit(train, kind, settings): kind for kind, settings in jobs.items()}
+        try:  # in completion order: the first failure, in whichever job, stops the rest
+            runs = {futures[future]: future.result() for future in as_completed(futures)}
+            return {kind: runs[kind] for kind in jobs}
         except BaseException:
             STOP_REQUESTED.set()
             pool.shutdown(wait=True, cancel_futures=True)

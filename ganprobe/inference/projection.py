@@ -20,8 +20,8 @@ Restart r of the image with id k starts from a torch.Generator seeded by (seed, 
 results do not depend on batch composition, chunking or sharding in exact arithmetic. (A
 generator whose kernels round differently at different batch sizes, like most convolutions,
 can still move an image's result: over thousands of steps a 1e-6 difference may reach another
-local minimum; docs/results.md measures it.) Images are processed in chunks whose estimated
-peak memory stays under `memory_budget_mb`.
+local minimum; scripts/batch_invariance.py measures it.) Images are processed in chunks whose
+estimated peak memory stays under `memory_budget_mb`.
 """
 
 from __future__ import annotations

@@ -34,12 +34,6 @@ class PPCADensity:
     image_shape: tuple[int, int, int]
     name: str = "ppca"
 
-    def __post_init__(self) -> None:
-        # row-major, as loaded from safetensors: a column-major W from eigh would round the
-        # matrix products differently, and a saved model would not give identical log_px
-        self.mean = self.mean.contiguous()
-        self.weight = self.weight.contiguous()
-
     @property
     def rank(self) -> int:
         return int(self.weight.shape[1])
@@ -62,7 +56,9 @@ class PPCADensity:
                 "use a smaller --ppca-rank or dequantized data"
             )
         scales = (eigenvalues[:rank] - sigma2).clamp_min(0.0).sqrt()
-        return cls(mean, eigenvectors[:, :rank] * scales, sigma2, image_shape)  # type: ignore[arg-type]
+        # row-major like a loaded model (eigh's column-major W rounds the products differently)
+        weight = (eigenvectors[:, :rank] * scales).contiguous()
+        return cls(mean, weight, sigma2, image_shape)  # type: ignore[arg-type]
 
     @property
     def covariance(self) -> torch.Tensor:
